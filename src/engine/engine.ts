@@ -1,0 +1,143 @@
+/**
+ * The llama.cpp engine (`llama-server`) that `llamactl demo` and the test suite run. It is built from the llama.cpp
+ * source that the node-llama-cpp npm package ships (`llama/gitRelease.bundle`), so nothing is fetched from anywhere
+ * but the npm registry. The build is cached under `cacheDir()/engine/llama.cpp-<tag>/` and reused.
+ */
+import { execa } from 'execa';
+import { constants } from 'node:fs';
+import { access, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { LlamactlError } from '../errors.js';
+import { cacheDir } from '../store/paths.js';
+import { ENGINE_PIN } from '../version.js';
+import { withDirLock } from '../store/lock.js';
+
+export interface Engine {
+  /** The `llama-server` binary. */
+  serverPath: string;
+  /** The llama.cpp checkout it was built from (holds `models/ggml-vocab-*.gguf`). */
+  sourceDir: string;
+  /** llama.cpp release tag, e.g. `v0.5.0`. */
+  tag: string;
+}
+
+export interface EnsureEngineOptions {
+  /** Human-readable progress lines ("building llama-server (about 5 minutes on 2 cores)…"). */
+  onProgress?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+}
+
+interface EngineStamp {
+  tag: string;
+  nodeLlamaCpp: string;
+  builtAt: string;
+  buildSeconds: number;
+}
+
+function engineDir(env: NodeJS.ProcessEnv): string {
+  return join(cacheDir(env), 'engine', `llama.cpp-${ENGINE_PIN.llamaCppTag}`);
+}
+
+/** The engine if it is already built, else undefined. Never builds. */
+export async function findEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine | undefined> {
+  const dir = engineDir(env);
+  const engine: Engine = {
+    serverPath: join(dir, 'bin', 'llama-server'),
+    sourceDir: join(dir, 'src'),
+    tag: ENGINE_PIN.llamaCppTag,
+  };
+  try {
+    const stamp = JSON.parse(await readFile(join(dir, 'engine.json'), 'utf8')) as EngineStamp;
+    if (stamp.tag !== ENGINE_PIN.llamaCppTag || stamp.nodeLlamaCpp !== ENGINE_PIN.nodeLlamaCpp) return undefined;
+    await access(engine.serverPath, constants.X_OK);
+    return engine;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns the engine, building it first when the cache is empty (about 5 minutes on 2 cores). Safe to call from
+ * several processes at once: one builds, the others wait for it.
+ */
+export async function ensureEngine(options: EnsureEngineOptions = {}): Promise<Engine> {
+  const env = options.env ?? process.env;
+  const found = await findEngine(env);
+  if (found) return found;
+  const dir = engineDir(env);
+  await mkdir(dir, { recursive: true });
+  return withDirLock(join(dir, '.lock'), async () => {
+    const again = await findEngine(env);
+    if (again) return again;
+    await buildEngine(dir, options);
+    const built = await findEngine(env);
+    if (!built) throw new LlamactlError(`The engine build finished but ${join(dir, 'bin', 'llama-server')} is missing.`);
+    return built;
+  });
+}
+
+async function buildEngine(dir: string, options: EnsureEngineOptions): Promise<void> {
+  const say = options.onProgress ?? (() => {});
+  const started = Date.now();
+  const run = async (file: string, args: string[]) => {
+    try {
+      await execa(file, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        all: true,
+        ...(options.signal ? { cancelSignal: options.signal } : {}),
+      });
+    } catch (error) {
+      const tail = String((error as { all?: string }).all ?? '').slice(-4000);
+      throw new LlamactlError(`Building the engine failed at \`${[file, ...args].join(' ')}\`.\n${tail}`, {
+        cause: error,
+        hint: 'The build needs git, cmake and a C++ compiler (apt-get install git cmake g++).',
+      });
+    }
+  };
+
+  const work = await mkdtemp(join(dir, 'build-'));
+  try {
+    say(`fetching node-llama-cpp@${ENGINE_PIN.nodeLlamaCpp} from the npm registry for its llama.cpp ${ENGINE_PIN.llamaCppTag} source`);
+    await run('npm', ['pack', `node-llama-cpp@${ENGINE_PIN.nodeLlamaCpp}`, '--pack-destination', work, '--silent']);
+    const tarball = join(work, `node-llama-cpp-${ENGINE_PIN.nodeLlamaCpp}.tgz`);
+    await run('tar', ['xzf', tarball, '-C', work, 'package/llama/gitRelease.bundle']);
+    const source = join(work, 'src');
+    await run('git', ['clone', '--quiet', join(work, 'package', 'llama', 'gitRelease.bundle'), source]);
+
+    const jobs = String(Math.max(1, availableParallelism()));
+    say(`building llama-server with cmake (about 5 minutes on 2 cores)`);
+    const build = join(work, 'build');
+    await run('cmake', [
+      '-S', source, '-B', build,
+      '-DCMAKE_BUILD_TYPE=Release',
+      '-DBUILD_SHARED_LIBS=OFF',
+      '-DGGML_NATIVE=OFF',
+      '-DLLAMA_CURL=OFF',
+      '-DLLAMA_OPENSSL=OFF',
+      '-DLLAMA_BUILD_UI=OFF',
+      '-DLLAMA_USE_PREBUILT_UI=OFF',
+      '-DLLAMA_BUILD_TESTS=OFF',
+      '-DLLAMA_BUILD_EXAMPLES=OFF',
+    ]);
+    await run('cmake', ['--build', build, '--target', 'llama-server', '-j', jobs]);
+
+    // Keep only what is needed: the binary and the source's models/ (vocabulary GGUFs for the tiny model).
+    await mkdir(join(work, 'bin'));
+    await copyFile(join(build, 'bin', 'llama-server'), join(work, 'bin', 'llama-server'));
+    await rm(build, { recursive: true, force: true });
+    await rm(join(work, 'package'), { recursive: true, force: true });
+    await rm(tarball, { force: true });
+    await rm(join(dir, 'bin'), { recursive: true, force: true });
+    await rm(join(dir, 'src'), { recursive: true, force: true });
+    await rename(join(work, 'bin'), join(dir, 'bin'));
+    await rename(source, join(dir, 'src'));
+    const buildSeconds = Math.round((Date.now() - started) / 1000);
+    const stamp: EngineStamp = { ...ENGINE_PIN, tag: ENGINE_PIN.llamaCppTag, builtAt: new Date().toISOString(), buildSeconds };
+    await writeFile(join(dir, 'engine.json'), `${JSON.stringify(stamp, null, 2)}\n`);
+    say(`engine ready in ${buildSeconds} s: ${join(dir, 'bin', 'llama-server')}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
