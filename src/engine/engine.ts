@@ -105,6 +105,7 @@ async function buildEngine(dir: string, options: EnsureEngineOptions): Promise<v
     await run('tar', ['xzf', tarball, '-C', work, 'package/llama/gitRelease.bundle']);
     const source = join(work, 'src');
     await run('git', ['clone', '--quiet', join(work, 'package', 'llama', 'gitRelease.bundle'), source]);
+    await rm(join(source, '.git'), { recursive: true, force: true });
 
     const jobs = String(Math.max(1, availableParallelism()));
     say(`building llama-server with cmake (about 5 minutes on 2 cores)`);
