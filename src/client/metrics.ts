@@ -11,7 +11,7 @@ export function parsePrometheus(text: string): Metrics {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     // The series ends at the first space outside a label set.
-    const labelsEnd = line.indexOf('}');
+    const labelsEnd = line.lastIndexOf('}');
     const split = line.indexOf(' ', labelsEnd === -1 ? 0 : labelsEnd);
     if (split === -1) continue;
     const name = line.slice(0, split);

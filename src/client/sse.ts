@@ -30,10 +30,8 @@ export class SseDecoder {
       if (text.startsWith('\n')) text = text.slice(1);
     }
     if (text.includes('\r')) {
-      if (text.endsWith('\r')) {
-        this.#pendingCr = true;
-        text = `${text.slice(0, -1)}\n`;
-      }
+      // A trailing \r ends its line now; a \n opening the next chunk is then the rest of the same \r\n.
+      this.#pendingCr = text.endsWith('\r');
       text = text.replace(/\r\n?/g, '\n');
     }
     this.#buffer += text;
