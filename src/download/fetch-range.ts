@@ -1,0 +1,141 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { Dispatcher } from 'undici';
+import { AbortError, HubError } from '../errors.js';
+import { header, hubErrorFor, send } from '../hub/http.js';
+import { RETRYABLE_STATUS, RetryableError, isNetworkFailure, retryAfterMs } from './retry.js';
+
+/** The server answered a `Range` request with the whole file (200): switch that shard to one stream. */
+export class RangeIgnoredError extends Error {
+  override name = 'RangeIgnoredError';
+}
+
+/** The CDN refused a URL that worked before (a signed URL expired): resolve it again. */
+export class LocationExpiredError extends RetryableError {
+  override name = 'LocationExpiredError';
+}
+
+export interface FetchRangeOptions {
+  url: string;
+  /** Shard bytes [start, end); `whole: true` asks without Range and accepts the whole shard. */
+  start: number;
+  end: number;
+  whole?: boolean;
+  /** Size the hub gave for the shard. */
+  shardSize: number;
+  /** Where byte `start` goes in the `.part` file. */
+  offset: number;
+  file: FileHandle;
+  dispatcher: Dispatcher;
+  token: { origin: string; value: string } | undefined;
+  signal: AbortSignal | undefined;
+  stallTimeoutMs: number;
+  /** Called after each write with the bytes just written. */
+  onBytes: (bytes: number) => void;
+  what: { repo: string; revision: string; file: string };
+}
+
+/** Bytes gathered before one positioned write: few syscalls, bounded memory per connection. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Fetches one range and writes it at its offset in the `.part` file, streaming with backpressure (the body is read
+ * only as fast as the disk takes it). A watchdog aborts the request when no byte arrives for `stallTimeoutMs`.
+ */
+export async function fetchRange(options: FetchRangeOptions): Promise<void> {
+  const { url, start, end, shardSize, offset, file, signal, stallTimeoutMs, onBytes, what } = options;
+  const local = new AbortController();
+  const combined = signal ? AbortSignal.any([signal, local.signal]) : local.signal;
+  let lastData = Date.now();
+  let stalled = false;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastData > stallTimeoutMs) {
+      stalled = true;
+      local.abort(new Error('stalled'));
+    }
+  }, Math.max(50, Math.min(1000, stallTimeoutMs / 4)));
+  const headers: Record<string, string> = options.whole ? {} : { range: `bytes=${start}-${end - 1}` };
+  let received = 0;
+  try {
+    const response = await send(url, { dispatcher: options.dispatcher, signal: combined, token: options.token, headers });
+    const { status } = response;
+    const type = header(response.headers, 'content-type') ?? '';
+    if (status !== 200 && status !== 206) {
+      await response.body.dump().catch(() => {});
+      const offOrigin = options.token === undefined || new URL(response.url).origin !== options.token.origin;
+      if ((status === 401 || status === 403 || status === 410) && offOrigin && !RETRYABLE_STATUS.has(status)) {
+        throw new LocationExpiredError(`HTTP ${status} from the download server`, { status });
+      }
+      if (status === 416) {
+        throw new HubError(`The download server says ${what.file} is smaller than the ${shardSize} bytes the hub lists.`, { status });
+      }
+      if (RETRYABLE_STATUS.has(status)) {
+        throw new RetryableError(`HTTP ${status} from the download server`, { status, retryAfterMs: retryAfterMs(response.headers) });
+      }
+      throw hubErrorFor(status, response.headers, what);
+    }
+    if (/text\/html/i.test(type)) {
+      await response.body.dump().catch(() => {});
+      throw new HubError(`The download server sent a web page instead of the bytes of ${what.file}.`, {
+        hint: 'A proxy or captive portal may be in the way, or the token lacks access; open the URL in a browser to see.',
+      });
+    }
+    const length = Number(header(response.headers, 'content-length') ?? Number.NaN);
+    if (status === 206) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(response.headers, 'content-range') ?? '');
+      if (!range || Number(range[1]) !== start || Number(range[2]) !== end - 1) {
+        await response.body.dump().catch(() => {});
+        throw new RetryableError(`The download server sent the wrong range for ${what.file}.`);
+      }
+      if (range[3] !== '*' && Number(range[3]) !== shardSize) {
+        await response.body.dump().catch(() => {});
+        throw new HubError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server has ${range[3]}.`);
+      }
+    } else {
+      if (!Number.isNaN(length) && length !== shardSize) {
+        await response.body.dump().catch(() => {});
+        throw new HubError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server sent ${length}.`);
+      }
+      if (!options.whole && !(start === 0 && end === shardSize)) {
+        await response.body.dump().catch(() => {});
+        throw new RangeIgnoredError('the server ignored Range');
+      }
+    }
+    const want = options.whole ? shardSize : end - start;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      if (batched === 0) return;
+      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      batch = [];
+      const at = offset + received;
+      batched = 0;
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await file.write(data, written, data.length - written, at + written);
+        written += bytesWritten;
+      }
+      received += data.length;
+      onBytes(data.length);
+    };
+    for await (const piece of response.body as AsyncIterable<Buffer>) {
+      lastData = Date.now();
+      if (received + batched + piece.length > want) {
+        throw new HubError(`The download server sent more than the ${shardSize} bytes the hub lists for ${what.file}.`);
+      }
+      batch.push(piece);
+      batched += piece.length;
+      if (batched >= WRITE_BATCH) await flush();
+    }
+    await flush();
+    if (received < want) throw new RetryableError(`The body of ${what.file} ended early (${received} of ${want} bytes).`);
+  } catch (error) {
+    if (signal?.aborted) throw new AbortError('Download interrupted.', { cause: signal.reason });
+    if (stalled) throw new RetryableError(`No data for ${Math.round(stallTimeoutMs / 1000)} s from the download server.`, { cause: error });
+    if (isNetworkFailure(error)) {
+      throw new RetryableError(`Connection failed: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  } finally {
+    clearInterval(watchdog);
+  }
+}

@@ -1,0 +1,88 @@
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+
+/** What a `.part` file holds, so a killed pull can resume. Written atomically (tmp + rename) after each chunk. */
+export interface JournalData {
+  version: 1;
+  commit: string;
+  chunkSize: number;
+  shards: { name: string; size: number; sha256: string | undefined }[];
+  /** Chunk ids whose bytes are in the `.part` file. */
+  done: number[];
+  /** Shard indexes whose sha256 has been checked. */
+  verified: number[];
+}
+
+export function journalPath(partPath: string): string {
+  return `${partPath}.journal`;
+}
+
+export async function readJournal(path: string): Promise<JournalData | undefined> {
+  try {
+    const data = JSON.parse(await readFile(path, 'utf8')) as JournalData;
+    if (data?.version !== 1 || !Array.isArray(data.done) || !Array.isArray(data.shards)) return undefined;
+    return { ...data, verified: Array.isArray(data.verified) ? data.verified : [] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Does the journal describe the same download (commit, chunking, shard names, sizes and hashes)? */
+export function journalMatches(journal: JournalData, want: Omit<JournalData, 'done' | 'verified' | 'version'>): boolean {
+  return (
+    journal.commit === want.commit &&
+    journal.chunkSize === want.chunkSize &&
+    journal.shards.length === want.shards.length &&
+    journal.shards.every(
+      (shard, i) => shard.name === want.shards[i]!.name && shard.size === want.shards[i]!.size && (shard.sha256 ?? null) === (want.shards[i]!.sha256 ?? null),
+    )
+  );
+}
+
+export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(value)}\n`, { mode });
+  await rename(tmp, path);
+}
+
+/**
+ * Serialises journal writes: at most one in flight, and the latest state always ends up on disk. No fsync: a
+ * SIGKILL keeps the page cache, and after a power loss the sha256 check catches any chunk that did not land.
+ */
+export class JournalWriter {
+  readonly path: string;
+  #data: JournalData;
+  #writing: Promise<void> | undefined;
+  #dirty = false;
+
+  constructor(path: string, data: JournalData) {
+    this.path = path;
+    this.#data = data;
+  }
+
+  update(change: (data: JournalData) => void): Promise<void> {
+    change(this.#data);
+    this.#dirty = true;
+    this.#writing ??= this.#flush();
+    return this.#writing;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#dirty) {
+        this.#dirty = false;
+        await writeJsonAtomic(this.path, this.#data);
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  async settle(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  async remove(): Promise<void> {
+    await this.settle();
+    await rm(this.path, { force: true });
+  }
+}

@@ -1,0 +1,139 @@
+import type { Dispatcher } from 'undici';
+import { HubError } from '../errors.js';
+import { withRetries, type RetryOptions } from '../download/retry.js';
+import { header, hubErrorFor, send, type HttpResponse } from './http.js';
+import type { RepoFile } from './shards.js';
+
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+
+export interface HubClientOptions {
+  /** Hub origin. @default $HF_ENDPOINT or https://huggingface.co */
+  endpoint: string;
+  token?: string | undefined;
+  dispatcher: Dispatcher;
+  signal?: AbortSignal | undefined;
+  retry?: RetryOptions | undefined;
+}
+
+/** What a `HEAD /resolve` says about one file. */
+export interface ResolvedFile {
+  commit: string | undefined;
+  size: number;
+  /** sha256 when the etag is an LFS oid (64 hex). */
+  sha256: string | undefined;
+  /** Where the bytes are: the CDN URL the hub redirects to, or the resolve URL itself. */
+  location: string;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Talks to the Hugging Face hub's JSON API and resolve endpoint (see the fact sheet, section E). */
+export class HubClient {
+  readonly endpoint: string;
+  readonly origin: string;
+  readonly #options: HubClientOptions;
+
+  constructor(options: HubClientOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    this.origin = new URL(this.endpoint).origin;
+    this.#options = options;
+  }
+
+  /** Authorization for a URL: only when it is on the hub's own origin. */
+  tokenFor(): { origin: string; value: string } | undefined {
+    return this.#options.token ? { origin: this.origin, value: this.#options.token } : undefined;
+  }
+
+  async #get(url: string, target: { repo: string; revision?: string; file?: string }, method: 'GET' | 'HEAD' = 'GET') {
+    return withRetries(
+      `Asking the hub for ${target.repo}`,
+      async () => {
+        const response = await send(url, {
+          method,
+          dispatcher: this.#options.dispatcher,
+          signal: this.#options.signal,
+          token: this.tokenFor(),
+          followCrossOrigin: method === 'GET',
+        });
+        if (response.status >= 400) {
+          await response.body.dump().catch(() => {});
+          throw hubErrorFor(response.status, response.headers, target);
+        }
+        return response;
+      },
+      { ...this.#options.retry, signal: this.#options.signal },
+    );
+  }
+
+  async #json(response: HttpResponse, what: string): Promise<unknown> {
+    const type = header(response.headers, 'content-type') ?? '';
+    const text = await response.body.text();
+    if (!type.includes('json')) throw new HubError(`The hub sent ${type || 'no content type'} instead of JSON for ${what}.`);
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      throw new HubError(`The hub sent malformed JSON for ${what}.`, { cause });
+    }
+  }
+
+  /** Resolves a branch/tag/commit to the commit sha (`GET /api/models/{repo}/revision/{rev}`). */
+  async commitOf(repo: string, revision: string): Promise<string> {
+    const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
+    const info = (await this.#json(await this.#get(url, { repo, revision }), `${repo}@${revision}`)) as { sha?: unknown };
+    if (typeof info?.sha !== 'string' || !/^[0-9a-f]{7,64}$/.test(info.sha)) {
+      throw new HubError(`The hub did not say which commit ${revision} of ${repo} is.`);
+    }
+    return info.sha;
+  }
+
+  /** Every file of the repo at `revision` (tree API, following `Link: rel="next"` pages). */
+  async listFiles(repo: string, revision: string): Promise<RepoFile[]> {
+    const files: RepoFile[] = [];
+    let url: string | undefined = `${this.endpoint}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`;
+    for (let page = 0; url !== undefined; page++) {
+      if (page > 10_000) throw new HubError('The hub kept sending pages of files; giving up.');
+      const response = await this.#get(url, { repo, revision });
+      const entries = await this.#json(response, `the file list of ${repo}`);
+      if (!Array.isArray(entries)) throw new HubError(`The hub's file list for ${repo} is not a list.`);
+      for (const entry of entries as { type?: unknown; path?: unknown; size?: unknown; lfs?: { oid?: unknown; size?: unknown } }[]) {
+        if (entry?.type !== 'file' || typeof entry.path !== 'string') continue;
+        const size = typeof entry.lfs?.size === 'number' ? entry.lfs.size : entry.size;
+        const oid = typeof entry.lfs?.oid === 'string' ? entry.lfs.oid.toLowerCase() : undefined;
+        if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) continue;
+        files.push({ path: entry.path, size, sha256: oid && SHA256.test(oid) ? oid : undefined });
+      }
+      url = nextLink(header(response.headers, 'link'), url);
+    }
+    return files;
+  }
+
+  /** `HEAD {endpoint}/{repo}/resolve/{rev}/{file}` without following the redirect to the CDN. */
+  async resolve(repo: string, revision: string, file: string): Promise<ResolvedFile> {
+    const url = resolveUrl(this.endpoint, repo, revision, file);
+    const response = await this.#get(url, { repo, revision, file }, 'HEAD');
+    await response.body.dump().catch(() => {});
+    const h = response.headers;
+    const redirected = response.status >= 300 && response.status < 400;
+    const sizeText = header(h, 'x-linked-size') ?? (redirected ? undefined : header(h, 'content-length'));
+    const size = sizeText === undefined ? Number.NaN : Number(sizeText);
+    if (!Number.isSafeInteger(size) || size < 0) throw new HubError(`The hub did not give the size of ${file}.`);
+    const etag = (header(h, 'x-linked-etag') ?? header(h, 'etag') ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
+    const location = redirected ? new URL(header(h, 'location')!, response.url).href : response.url;
+    return { commit: header(h, 'x-repo-commit'), size, sha256: SHA256.test(etag) ? etag : undefined, location };
+  }
+}
+
+export function resolveUrl(endpoint: string, repo: string, revision: string, file: string): string {
+  const path = file.split('/').map(encodeURIComponent).join('/');
+  return `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
+}
+
+/** The `rel="next"` target of a Link header, resolved against the current URL. */
+export function nextLink(link: string | undefined, base: string): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const match = /<([^>]+)>\s*;(.*)/.exec(part.trim());
+    if (match && /rel="?next"?/.test(match[2]!)) return new URL(match[1]!, base).href;
+  }
+  return undefined;
+}

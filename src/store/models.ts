@@ -1,0 +1,129 @@
+import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { NotFoundError } from '../errors.js';
+import { writeJsonAtomic } from '../download/journal.js';
+import { quantOf } from '../hub/shards.js';
+import { modelsDir } from './paths.js';
+
+/** A model in the store (`$LLAMACTL_HOME/models/<owner>/<repo>/<file>`). */
+export interface StoredModel {
+  /** The file name, e.g. `Meta-Llama-3.1-405B.Q2_K.llamafile`. */
+  name: string;
+  repo: string | undefined;
+  commit: string | undefined;
+  path: string;
+  size: number;
+  shards: { name: string; size: number; sha256: string }[];
+  pulledAt: string;
+}
+
+/** `manifest.json` of one repo folder. */
+export interface RepoManifest {
+  version: 1;
+  repo: string;
+  models: Record<string, { commit: string; revision: string; size: number; shards: StoredModel['shards']; pulledAt: string }>;
+}
+
+export const MANIFEST = 'manifest.json';
+const MODEL_FILE = /\.(llamafile|gguf)$/i;
+
+/** The store folder of a repo. */
+export function repoDir(repo: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(modelsDir(env), ...repo.split('/'));
+}
+
+export async function readManifest(dir: string): Promise<RepoManifest | undefined> {
+  try {
+    const data = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as RepoManifest;
+    return data?.version === 1 && typeof data.models === 'object' ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records a finished pull in the repo folder's manifest (atomic write). */
+export async function recordModel(
+  dir: string,
+  repo: string,
+  name: string,
+  entry: RepoManifest['models'][string],
+): Promise<void> {
+  const manifest = (await readManifest(dir)) ?? { version: 1, repo, models: {} };
+  manifest.models[name] = entry;
+  await writeJsonAtomic(join(dir, MANIFEST), manifest, 0o644);
+}
+
+async function entries(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
+
+/** Every model in the store, pulled ones with their manifest data, stray model files with what their folder says. */
+export async function listModels(env: NodeJS.ProcessEnv = process.env): Promise<StoredModel[]> {
+  const root = modelsDir(env);
+  const models: StoredModel[] = [];
+  for (const owner of (await entries(root)).sort()) {
+    for (const name of (await entries(join(root, owner))).sort()) {
+      const dir = join(root, owner, name);
+      const manifest = await readManifest(dir);
+      for (const file of (await entries(dir)).sort()) {
+        if (!MODEL_FILE.test(file)) continue;
+        const path = join(dir, file);
+        const info = await stat(path).catch(() => undefined);
+        if (!info?.isFile()) continue;
+        const recorded = manifest?.models[file];
+        models.push({
+          name: file,
+          repo: manifest?.repo ?? `${owner}/${name}`,
+          commit: recorded?.commit,
+          path,
+          size: info.size,
+          shards: recorded?.shards ?? [],
+          pulledAt: recorded?.pulledAt ?? info.mtime.toISOString(),
+        });
+      }
+    }
+  }
+  return models;
+}
+
+function names(models: readonly StoredModel[]): string {
+  return models.length === 0 ? 'The store is empty; pull one with `llamactl pull owner/repo`.' : `Models here: ${models.map((m) => (m.repo ? `${m.repo}:${quantOf(m.name) ?? m.name}` : m.name)).join(', ')}.`;
+}
+
+/** Finds a stored model by `owner/repo` (when it holds one model), `owner/repo:QUANT`, file name or path. */
+export async function findModel(name: string, env: NodeJS.ProcessEnv = process.env): Promise<StoredModel> {
+  const models = await listModels(env);
+  const byFile = models.filter((m) => m.name === name || m.path === resolve(name));
+  if (byFile.length === 1) return byFile[0]!;
+  const colon = name.lastIndexOf(':');
+  const repo = (colon === -1 ? name : name.slice(0, colon)).toLowerCase();
+  const quant = colon === -1 ? undefined : name.slice(colon + 1).toLowerCase();
+  const inRepo = models.filter((m) => m.repo?.toLowerCase() === repo);
+  const matches = quant === undefined ? inRepo : inRepo.filter((m) => quantOf(m.name)?.toLowerCase() === quant || m.name.toLowerCase() === quant);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    throw new NotFoundError(`${name} holds ${matches.length} models; say which one.`, {
+      hint: `Use one of: ${matches.map((m) => `${m.repo}:${quantOf(m.name) ?? m.name}`).join(', ')}.`,
+    });
+  }
+  throw new NotFoundError(`No model ${JSON.stringify(name)} in the store (${modelsDir(env)}).`, { hint: names(models) });
+}
+
+/** Deletes a stored model (its file, any partial download, its manifest entry) and returns what it was. */
+export async function removeModel(name: string, env: NodeJS.ProcessEnv = process.env): Promise<StoredModel> {
+  const model = await findModel(name, env);
+  await rm(model.path, { force: true });
+  await rm(`${model.path}.part`, { force: true });
+  await rm(`${model.path}.part.journal`, { force: true });
+  const dir = resolve(model.path, '..');
+  const manifest = await readManifest(dir);
+  if (manifest?.models[model.name]) {
+    delete manifest.models[model.name];
+    if (Object.keys(manifest.models).length === 0) await rm(join(dir, MANIFEST), { force: true });
+    else await writeJsonAtomic(join(dir, MANIFEST), manifest, 0o644);
+  }
+  // Drop the now-empty repo and owner folders; rmdir fails harmlessly when something is left.
+  await rmdir(dir).catch(() => {});
+  await rmdir(resolve(dir, '..')).catch(() => {});
+  return model;
+}
