@@ -1,0 +1,85 @@
+import { UsageError } from '../errors.js';
+import type { RuntimeKind } from './runtime-info.js';
+
+export interface ServerArgsOptions {
+  /** Weights to pass with `-m`; omitted for a llamafile that carries its own (its `.args` names them). */
+  modelPath?: string | undefined;
+  host: string;
+  port: number;
+  ctxSize?: number | undefined;
+  gpuLayers?: number | undefined;
+  threads?: number | undefined;
+  parallel?: number | undefined;
+  apiKey?: string | undefined;
+  /** Passed through last, so they win over ours (the engines' parsers keep the last value). */
+  extraArgs?: readonly string[] | undefined;
+}
+
+/**
+ * The server kind that will actually run: a 0.9 llamafile given `--v2` runs llamafiler, whose flags differ.
+ * (`--version` on a llamafile prints `llamafile v0.9.x` either way; only `--server --v2` selects the v2 server.)
+ */
+export function effectiveKind(kind: RuntimeKind, extraArgs: readonly string[] = []): RuntimeKind {
+  return kind === 'llamafile-legacy' && extraArgs.includes('--v2') ? 'llamafiler' : kind;
+}
+
+/**
+ * The argv (without the executable) that starts `kind` as an HTTP server.
+ *
+ * - llamafile 0.8/0.9: `--server --nobrowser` always (no chat REPL grabs the terminal, no browser opens; facts A1),
+ *   plus `--log-disable`, which sends the log to stdout instead of a `llama.log` file in the cwd (facts A2) so the
+ *   offload and listening lines reach us.
+ * - llamafiler (0.9 `--v2`): `-l HOST:PORT`; it has no `--host/--port/--nobrowser/--api-key` and exits 1 on an
+ *   unknown flag (facts A3), so none of those are passed and an API key is refused up front.
+ * - llamafile 0.10: `--server` only. `--nobrowser` is not among 0.10's documented flags (facts A4, F) and 0.10 fails
+ *   on flags it does not know ("error: invalid argument", #936); in `--server` mode it runs upstream llama-server,
+ *   which opens no browser. So passing it risks a fatal error for no gain.
+ * - llama-server: upstream flags; `--port` always, since its default port is about to change (facts D1).
+ */
+export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): string[] {
+  const extra = options.extraArgs ?? [];
+  const model = options.modelPath === undefined ? [] : ['-m', options.modelPath];
+  if (kind === 'llama-server' && options.modelPath === undefined) {
+    throw new UsageError('llama-server needs weights: pass a .gguf (or .llamafile) model with --runtime.');
+  }
+  const common = [
+    ...flag('-c', options.ctxSize),
+    ...flag('-ngl', options.gpuLayers),
+    ...flag('-t', options.threads),
+  ];
+  switch (kind) {
+    case 'llamafiler': {
+      if (options.apiKey !== undefined) {
+        throw new UsageError('llamafiler (--v2) does not support API keys.', {
+          hint: 'Drop --api-key, or run the v1 server (leave out --v2).',
+        });
+      }
+      const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+      const rest = extra.filter((arg) => arg !== '--v2');
+      return ['--server', '--v2', ...model, '-l', `${host}:${options.port}`, ...common,
+        ...flag('-s', options.parallel), ...rest];
+    }
+    case 'llamafile-legacy':
+      return ['--server', '--nobrowser', '--log-disable', ...model, ...hostPort(options), ...common,
+        ...flag('-np', options.parallel), ...flag('--api-key', options.apiKey), ...extra];
+    case 'llamafile-0.10':
+      return ['--server', ...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
+        ...flag('--api-key', options.apiKey), ...extra];
+    case 'llama-server':
+      return [...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
+        ...flag('--api-key', options.apiKey), ...extra];
+  }
+}
+
+function hostPort(options: ServerArgsOptions): string[] {
+  return ['--host', options.host, '--port', String(options.port)];
+}
+
+function flag(name: string, value: string | number | undefined): string[] {
+  return value === undefined ? [] : [name, String(value)];
+}
+
+/** Where readiness is probed: llamafiler has no /health, and its docs call /v1/models the health check (facts D2). */
+export function healthPath(kind: RuntimeKind): string {
+  return kind === 'llamafiler' ? '/v1/models' : '/health';
+}

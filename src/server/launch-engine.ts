@@ -1,0 +1,178 @@
+import { execa } from 'execa';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { RuntimeError } from '../errors.js';
+import { commandFor, isExecFormatError } from '../runtime/command-for.js';
+import { OutputTail } from './output-tail.js';
+import { startWatchdog, type Watchdog } from './watchdog.js';
+
+export interface ExitInfo {
+  exitCode: number | undefined;
+  signal: string | undefined;
+}
+
+export interface LaunchOptions {
+  executable: { path: string; ape: boolean };
+  args: readonly string[];
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Detached mode: output goes to this file (appended) so the engine can outlive us. Otherwise pipes. */
+  logFile?: string | undefined;
+  /** Kill the engine's group when we die (foreground). @default true unless logFile is set */
+  watchdog?: boolean | undefined;
+  onChunk?: ((text: string) => void) | undefined;
+  onLine?: ((line: string) => void) | undefined;
+}
+
+/** A launched engine: its own process group (pgid = pid), its output tail, and how it ended. */
+export interface EngineProcess {
+  pid: number;
+  /** The argv actually exec'd (including `/bin/sh` when the APE fallback was used). */
+  command: string[];
+  startedAt: number;
+  /** Resolves when the process has exited; never rejects. */
+  exited: Promise<ExitInfo>;
+  exit: ExitInfo | undefined;
+  tail(): string;
+  /** Stops reading the log file (detached mode) and lets our event loop exit without waiting for the engine. */
+  release(): void;
+  watchdog: Watchdog | undefined;
+}
+
+const groups = new Set<number>();
+let exitHookInstalled = false;
+
+/** On a normal exit of our process (not SIGKILL: the watchdog covers that), take the foreground engines along. */
+function trackGroup(pid: number): void {
+  groups.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const pgid of groups) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {}
+    }
+  });
+}
+
+/**
+ * Spawns the engine with execa (argv, never a shell string), detached into its own process group so that stop
+ * can signal the whole group. Retries once through `/bin/sh <file>` when the kernel answers ENOEXEC.
+ */
+export async function launchEngine(options: LaunchOptions): Promise<EngineProcess> {
+  try {
+    return await spawnOnce(options, false);
+  } catch (error) {
+    if (!isExecFormatError(error)) throw error;
+    return spawnOnce(options, true);
+  }
+}
+
+async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<EngineProcess> {
+  const { file, args } = commandFor(options.executable, options.args, { viaShell });
+  const tail = new OutputTail((line) => options.onLine?.(line));
+  const onText = (text: string) => {
+    tail.push(text);
+    options.onChunk?.(text);
+  };
+  const fd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a', 0o600);
+  const logStart = fd === undefined ? 0 : fstatSync(fd).size;
+  // execa's types list only fds 3-9, but any open fd is handed to spawn as is (the child inherits it).
+  const output = fd === undefined
+    ? ({ stdout: 'pipe', stderr: 'pipe' } as const)
+    : ({ stdout: fd, stderr: fd } as unknown as { stdout: 3; stderr: 3 });
+  const subprocess = execa(file, args, {
+    detached: true,
+    cleanup: false,
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+    ...output,
+    ...(options.env ? { env: options.env, extendEnv: false } : {}),
+  });
+  if (fd !== undefined) closeSync(fd);
+  const startedAt = Date.now();
+  const pid = subprocess.pid;
+  if (pid === undefined) {
+    const result = await subprocess;
+    if (isExecFormatError(result.cause)) throw result.cause;
+    throw new RuntimeError(`Could not start ${options.executable.path}: ${result.shortMessage}`, {
+      hint: 'Check that the file exists, is executable and is built for this machine.',
+      cause: result.cause,
+    });
+  }
+  const useWatchdog = options.watchdog ?? fd === undefined;
+  const watchdog = useWatchdog ? startWatchdog(pid) : undefined;
+  if (useWatchdog) trackGroup(pid);
+
+  let stopTailing = async () => {};
+  if (fd === undefined) {
+    for (const stream of [subprocess.stdout, subprocess.stderr]) {
+      stream?.setEncoding('utf8');
+      stream?.on('data', (data: string) => onText(data));
+    }
+  } else {
+    stopTailing = tailFile(options.logFile!, logStart, onText);
+  }
+
+  const engine: EngineProcess = {
+    pid,
+    command: [file, ...args],
+    startedAt,
+    exit: undefined,
+    exited: subprocess.then(async (result) => {
+      await stopTailing();
+      tail.flush();
+      groups.delete(pid);
+      watchdog?.disarm();
+      const exit = { exitCode: result.exitCode, signal: result.signal };
+      engine.exit = exit;
+      return exit;
+    }),
+    tail: () => tail.text,
+    release() {
+      void stopTailing();
+      subprocess.unref();
+    },
+    watchdog,
+  };
+  return engine;
+}
+
+/** Follows a growing file from `offset`, every 20 ms, until the returned function is called. */
+function tailFile(path: string, offset: number, onText: (text: string) => void): () => Promise<void> {
+  let position = offset;
+  let reading = false;
+  let stopped = false;
+  const decoder = new TextDecoder();
+  const read = async () => {
+    if (reading || stopped) return;
+    reading = true;
+    try {
+      const handle = await open(path, 'r');
+      try {
+        const buffer = Buffer.alloc(65536);
+        for (;;) {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          if (bytesRead === 0) break;
+          position += bytesRead;
+          onText(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
+        }
+      } finally {
+        await handle.close();
+      }
+    } catch {
+    } finally {
+      reading = false;
+    }
+  };
+  const timer = setInterval(() => void read(), 20);
+  void read();
+  return async () => {
+    clearInterval(timer);
+    if (stopped) return;
+    while (reading) await new Promise((resolve) => setTimeout(resolve, 5));
+    await read();
+    stopped = true;
+  };
+}

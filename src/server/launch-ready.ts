@@ -1,0 +1,59 @@
+import { AbortError } from '../errors.js';
+import { launchEngine, type EngineProcess } from './launch-engine.js';
+import { parseLogLine } from './parse-log-line.js';
+import { terminateGroup } from './terminate-group.js';
+import { ReadinessWatcher } from './wait-until-ready.js';
+
+export interface LaunchSpec {
+  executable: { path: string; ape: boolean };
+  args: string[];
+  host: string;
+  port: number;
+  env: NodeJS.ProcessEnv | undefined;
+  logFile: string | undefined;
+  healthPath: string;
+  idleTimeoutMs: number;
+  signal: AbortSignal | undefined;
+  onLine: ((line: string) => void) | undefined;
+  onGpu: (gpu: { offloaded: number; total: number }) => void;
+}
+
+export interface LaunchedServer {
+  engine: EngineProcess;
+  /** Where it actually listens (from its log when it said so). */
+  host: string;
+  port: number;
+  readyMs: number;
+}
+
+/** Spawns the engine and waits until it is ready; on any failure the engine's group is stopped before rethrowing. */
+export async function launchReady(spec: LaunchSpec): Promise<LaunchedServer> {
+  if (spec.signal?.aborted) throw new AbortError('The server start was aborted.', { cause: spec.signal.reason });
+  const watcher = new ReadinessWatcher(spec.host, spec.port);
+  const engine = await launchEngine({
+    executable: spec.executable,
+    args: spec.args,
+    env: spec.env,
+    logFile: spec.logFile,
+    onChunk: () => watcher.onOutput(),
+    onLine: (line) => {
+      const event = parseLogLine(line);
+      if (event) {
+        watcher.onEvent(event);
+        if (event.type === 'offload') spec.onGpu({ offloaded: event.offloaded, total: event.total });
+      }
+      spec.onLine?.(line);
+    },
+  });
+  try {
+    const address = await watcher.wait(engine, {
+      healthPath: spec.healthPath,
+      idleTimeoutMs: spec.idleTimeoutMs,
+      signal: spec.signal,
+    });
+    return { engine, ...address, readyMs: Date.now() - engine.startedAt };
+  } catch (error) {
+    await terminateGroup(engine.pid, { graceMs: 2000, gone: () => engine.exited });
+    throw error;
+  }
+}

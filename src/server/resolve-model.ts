@@ -1,0 +1,81 @@
+import { constants } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { NotFoundError, UsageError } from '../errors.js';
+
+/** What to exec and which weights to hand it. */
+export interface ResolvedModel {
+  /** The executable: the llamafile itself, or the `--runtime`. */
+  executable: string;
+  /** Weights for `-m` (only with a runtime). */
+  modelPath: string | undefined;
+}
+
+interface StoredModelLike {
+  path: string;
+}
+
+/**
+ * Turns the `<model>` argument into an executable + weights: a path to a llamafile (run as is), a path to a .gguf
+ * (needs `runtime`), or a store name from `llamactl pull` (looked up with findModel). Preflight: the files exist and
+ * are readable.
+ */
+export async function resolveModel(
+  model: string,
+  runtime: string | undefined,
+  env?: NodeJS.ProcessEnv,
+): Promise<ResolvedModel> {
+  const path = (await isFile(model)) ? resolve(model) : await storePath(model, env);
+  await assertReadable(path);
+  if (runtime !== undefined) {
+    const runtimePath = resolve(runtime);
+    if (!(await isFile(runtimePath))) {
+      throw new NotFoundError(`No runtime at ${runtimePath}.`, { hint: 'Pass the path of a llamafile or llama-server.' });
+    }
+    return { executable: runtimePath, modelPath: path };
+  }
+  if (await isGguf(path)) {
+    throw new UsageError(`${model} is a GGUF file: it needs a runtime to serve it.`, {
+      hint: 'Add --runtime PATH (a llamafile or llama-server binary).',
+    });
+  }
+  return { executable: path, modelPath: undefined };
+}
+
+async function storePath(model: string, env: NodeJS.ProcessEnv | undefined): Promise<string> {
+  if (/[\\/]/.test(model) || /\.(llamafile|gguf)$/i.test(model)) {
+    throw new NotFoundError(`No file at ${resolve(model)}.`, { hint: 'Check the path, or pass a model name from `llamactl ls`.' });
+  }
+  // Resolved at run time: the model store is another module's (src/store/models.ts, `findModel` throws NotFoundError).
+  const specifier = '../store/models.js';
+  let store: { findModel: (name: string, env?: NodeJS.ProcessEnv) => Promise<StoredModelLike> };
+  try {
+    store = (await import(specifier)) as typeof store;
+  } catch (error) {
+    throw new NotFoundError(`No model named ${model}, and no file at ${resolve(model)}.`, { cause: error });
+  }
+  return (await store.findModel(model, env)).path;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() ?? false;
+}
+
+async function assertReadable(path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (error) {
+    throw new NotFoundError(`Cannot read ${path}.`, { hint: 'Check its permissions.', cause: error });
+  }
+}
+
+async function isGguf(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    await handle.read(magic, 0, 4, 0);
+    return magic.toString('latin1') === 'GGUF';
+  } finally {
+    await handle.close();
+  }
+}

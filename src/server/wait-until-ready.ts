@@ -1,0 +1,98 @@
+import { AbortError, ServerStartError, ServerTimeoutError } from '../errors.js';
+import type { EngineProcess, ExitInfo } from './launch-engine.js';
+import { connectHost, formatUrl, type LogEvent } from './parse-log-line.js';
+import { probeHttp } from './probe-http.js';
+
+export interface WaitOptions {
+  healthPath: string;
+  /** Fail when the engine has printed nothing for this long (progress-aware deadline). */
+  idleTimeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+const FIRST_DELAY_MS = 10;
+const MAX_DELAY_MS = 200;
+
+/**
+ * Decides when a launched engine is ready: `healthPath` answers 200. It polls with a short backoff (10 ms growing
+ * to 200 ms) and probes at once when the engine logs "listening"/"model loaded", taking the address from that line
+ * (old llamafiles move to another port when theirs is taken). The deadline is reset by every byte of output, so a
+ * huge model that keeps printing load progress is never killed at a fixed time; a silent one is.
+ */
+export class ReadinessWatcher {
+  host: string;
+  port: number;
+  #lastProgress = Date.now();
+  #wake: (() => void) | undefined;
+
+  constructor(host: string, port: number) {
+    this.host = host;
+    this.port = port;
+  }
+
+  /** Feed every chunk of engine output. */
+  onOutput(): void {
+    this.#lastProgress = Date.now();
+  }
+
+  /** Feed every parsed log event. */
+  onEvent(event: LogEvent): void {
+    if (event.type === 'listening') {
+      this.host = event.host;
+      this.port = event.port;
+    }
+    if (event.type === 'listening' || event.type === 'loaded') this.#wake?.();
+  }
+
+  async wait(engine: EngineProcess, options: WaitOptions): Promise<{ host: string; port: number }> {
+    let delay = FIRST_DELAY_MS;
+    let exit: ExitInfo | undefined;
+    void engine.exited.then((info) => {
+      exit = info;
+      this.#wake?.();
+    });
+    const onAbort = () => this.#wake?.();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        if (options.signal?.aborted) throw new AbortError('Stopped waiting for the server: aborted.', { cause: options.signal.reason });
+        if (exit) throw exitedError(engine, await engine.exited);
+        const idle = Date.now() - this.#lastProgress;
+        if (idle > options.idleTimeoutMs) throw timeoutError(engine, options.idleTimeoutMs);
+        const status = await probeHttp(`${formatUrl(connectHost(this.host), this.port)}${options.healthPath}`);
+        if (status === 200) return { host: this.host, port: this.port };
+        if (exit) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(delay, Math.max(1, options.idleTimeoutMs - idle)));
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+        delay = Math.min(Math.round(delay * 1.5), MAX_DELAY_MS);
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function exitedError(engine: EngineProcess, exit: ExitInfo): ServerStartError {
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
+  const tail = engine.tail().trimEnd();
+  return new ServerStartError(
+    `The server ${how} before it was ready.${tail ? `\n--- last output ---\n${tail}\n---` : ''}`,
+    { command: engine.command, exitCode: exit.exitCode, signal: exit.signal, outputTail: tail, durationMs: Date.now() - engine.startedAt },
+    { hint: 'The output above says why: a corrupt or unsupported model, a bad flag, not enough memory.' },
+  );
+}
+
+function timeoutError(engine: EngineProcess, idleTimeoutMs: number): ServerTimeoutError {
+  const tail = engine.tail().trimEnd();
+  return new ServerTimeoutError(
+    `The server did not become ready: no progress for ${Math.round(idleTimeoutMs / 1000)} s.${tail ? `\n--- last output ---\n${tail}\n---` : ''}`,
+    { command: engine.command, outputTail: tail, durationMs: Date.now() - engine.startedAt },
+    { hint: 'Raise --timeout for slow disks, or check the output above for where it stopped.' },
+  );
+}

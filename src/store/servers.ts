@@ -1,0 +1,173 @@
+import { execa } from 'execa';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { NotFoundError, UsageError } from '../errors.js';
+import type { RuntimeKind } from '../runtime/runtime-info.js';
+import { probeHttp } from '../server/probe-http.js';
+import { isAlive } from '../server/terminate-group.js';
+import { runDir } from './paths.js';
+
+/** What `serve --detach` records about a server it leaves running (`<runDir>/<name>.json`, mode 0600). */
+export interface ServerRecord {
+  name: string;
+  pid: number;
+  /** The process start time as the OS reports it; guards against a reused PID. */
+  startTime: string;
+  url: string;
+  host: string;
+  port: number;
+  /** What the user asked to serve (store name or path). */
+  model: string;
+  runtime: RuntimeKind;
+  healthPath: string;
+  argv: string[];
+  logFile: string;
+  createdAt: string;
+  gpu?: { offloaded: number; total: number } | undefined;
+}
+
+export type ServerState = 'ready' | 'loading' | 'unhealthy' | 'unreachable' | 'exited';
+
+export interface ServerStatus extends ServerRecord {
+  /** `exited`: the process is gone (or its PID was reused); the record has been removed. */
+  state: ServerState;
+  /** The HTTP status of the health probe, when one answered. */
+  healthStatus?: number | undefined;
+}
+
+/** Start time of `pid`: /proc/<pid>/stat field 22 on Linux, `ps -o lstart=` elsewhere; undefined if gone. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  if (process.platform === 'linux') {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      // The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return fields[19];
+    } catch {
+      return undefined;
+    }
+  }
+  const result = await execa('ps', ['-o', 'lstart=', '-p', String(pid)], { reject: false });
+  const text = String(result.stdout ?? '').trim();
+  return result.exitCode === 0 && text ? text : undefined;
+}
+
+/** True when `pid` runs and is still the process the record was written for. */
+export async function isRecordAlive(record: Pick<ServerRecord, 'pid' | 'startTime'>): Promise<boolean> {
+  if (!isAlive(record.pid)) return false;
+  return (await processStartTime(record.pid)) === record.startTime;
+}
+
+function recordPath(name: string, env?: NodeJS.ProcessEnv): string {
+  return join(runDir(env), `${name}.json`);
+}
+
+export function logFilePath(name: string, env?: NodeJS.ProcessEnv): string {
+  return join(runDir(env), `${name}.log`);
+}
+
+/** Writes (atomically) a server record with mode 0600 in a 0700 run dir. */
+export async function saveServer(record: ServerRecord, env?: NodeJS.ProcessEnv): Promise<void> {
+  await mkdir(runDir(env), { recursive: true, mode: 0o700 });
+  const file = recordPath(record.name, env);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  await rename(temporary, file);
+}
+
+export async function removeServer(name: string, env?: NodeJS.ProcessEnv): Promise<void> {
+  await rm(recordPath(name, env), { force: true });
+}
+
+async function readRecords(env?: NodeJS.ProcessEnv): Promise<ServerRecord[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(runDir(env));
+  } catch {
+    return [];
+  }
+  const records: ServerRecord[] = [];
+  for (const entry of entries.filter((name) => name.endsWith('.json')).sort()) {
+    try {
+      records.push(JSON.parse(await readFile(join(runDir(env), entry), 'utf8')) as ServerRecord);
+    } catch {}
+  }
+  return records;
+}
+
+/**
+ * The detached servers llamactl knows, with liveness and (unless `health: false`) a live health probe.
+ * Records whose process is gone, or whose PID now belongs to another process, are reported once as `exited`
+ * and removed (their log file stays for `llamactl logs`).
+ */
+export async function listServers(
+  env?: NodeJS.ProcessEnv,
+  options: { health?: boolean } = {},
+): Promise<ServerStatus[]> {
+  const records = await readRecords(env);
+  return Promise.all(
+    records.map(async (record): Promise<ServerStatus> => {
+      if (!(await isRecordAlive(record))) {
+        await removeServer(record.name, env);
+        return { ...record, state: 'exited' };
+      }
+      if (options.health === false) return { ...record, state: 'ready' };
+      const status = await probeHttp(`${record.url}${record.healthPath}`, 1000);
+      const state: ServerState =
+        status === 200 ? 'ready' : status === 503 ? 'loading' : status === undefined ? 'unreachable' : 'unhealthy';
+      return { ...record, state, healthStatus: status };
+    }),
+  );
+}
+
+/** A live server by name, or by the model it serves when that is unambiguous. */
+export async function findServer(nameOrModel: string, env?: NodeJS.ProcessEnv): Promise<ServerStatus> {
+  const live = (await listServers(env, { health: false })).filter((server) => server.state !== 'exited');
+  const byName = live.find((server) => server.name === nameOrModel);
+  if (byName) return byName;
+  const byModel = live.filter(
+    (server) => server.model === nameOrModel || basename(server.model) === nameOrModel,
+  );
+  if (byModel.length === 1) return byModel[0]!;
+  if (byModel.length > 1) {
+    throw new UsageError(`${byModel.length} servers serve ${nameOrModel}: ${byModel.map((s) => s.name).join(', ')}.`, {
+      hint: 'Name one of them.',
+    });
+  }
+  throw new NotFoundError(`No running server named ${nameOrModel}.`, { hint: 'See `llamactl ps`.' });
+}
+
+/** A file-safe server name from a model name or path: `Llama-3.2-1B.Q4_K_M`. */
+export function serverNameFor(model: string): string {
+  const base = basename(model).replace(/\.(llamafile|gguf)$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-');
+  return base.replace(/^[-.]+/, '') || 'server';
+}
+
+/** Validates a user-given name, or derives a free one from the model (`name`, `name-2`, …). */
+export async function claimServerName(
+  model: string,
+  requested: string | undefined,
+  env?: NodeJS.ProcessEnv,
+): Promise<string> {
+  const live = new Set(
+    (await listServers(env, { health: false })).filter((s) => s.state !== 'exited').map((s) => s.name),
+  );
+  if (requested !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(requested)) {
+      throw new UsageError(`Bad server name ${JSON.stringify(requested)}.`, {
+        hint: 'Use letters, digits, ".", "_" and "-".',
+      });
+    }
+    if (live.has(requested)) {
+      throw new UsageError(`A server named ${requested} is already running.`, {
+        hint: `Stop it first (llamactl stop ${requested}) or pick another --name.`,
+      });
+    }
+    return requested;
+  }
+  const base = serverNameFor(model);
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base}-${n}`;
+    if (!live.has(name)) return name;
+  }
+}
