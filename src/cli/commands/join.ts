@@ -1,12 +1,34 @@
 import type { Command } from 'commander';
-import { LlamactlError } from '../../errors.js';
+import { examples } from '../help.js';
+import { formatBytes, printJson, withInterrupt } from '../output.js';
+import { createProgressRenderer, progressMode } from '../progress.js';
 
 export function registerJoin(program: Command): void {
   program
     .command('join')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new LlamactlError('`llamactl join` is not built yet.');
+    .description('Join llamafile shards you already have (catN, in numeric order) into one executable file.')
+    .argument('<out>', 'output file, or a folder to put Name.Q2_K.llamafile in')
+    .argument('<shards...>', 'every shard of one set, in any order')
+    .option('--force', 'overwrite an existing output file')
+    .option('--json', 'NDJSON events and a final result object on stdout')
+    .option('--quiet', 'no progress output')
+    .addHelpText(
+      'after',
+      examples([
+        'llamactl join . Meta-Llama-3.1-405B.Q2_K.cat*.llamafile',
+        'llamactl join Mixtral.Q4_0.llamafile Mixtral-8x22B-Instruct-v0.1.Q4_0.llamafile.cat0 Mixtral-8x22B-Instruct-v0.1.Q4_0.llamafile.cat1',
+      ]),
+    )
+    .action(async (out: string, shards: string[], flags: { force?: boolean; json?: boolean; quiet?: boolean }) => {
+      const { join } = await import('../../join.js');
+      const renderer = await createProgressRenderer(progressMode(flags), 'join');
+      let result;
+      try {
+        result = await withInterrupt((signal) => join(out, shards, { force: flags.force, signal, onProgress: renderer.onProgress }));
+      } finally {
+        renderer.stop();
+      }
+      if (flags.json) return printJson({ type: 'result', ...result });
+      process.stdout.write(`${result.path} (${formatBytes(result.size)} from ${result.shards.length} shards)\n`);
     });
 }

@@ -1,12 +1,24 @@
 import type { Command } from 'commander';
-import { LlamactlError } from '../../errors.js';
+import { examples } from '../help.js';
+import { formatBytes, printJson } from '../output.js';
 
 export function registerLs(program: Command): void {
   program
     .command('ls')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new LlamactlError('`llamactl ls` is not built yet.');
+    .description('List the models in the store.')
+    .option('--json', 'one JSON array on stdout')
+    .addHelpText('after', examples(['llamactl ls', 'llamactl ls --json']))
+    .action(async (flags: { json?: boolean }) => {
+      const { listModels } = await import('../../store/models.js');
+      const { modelsDir } = await import('../../store/paths.js');
+      const models = await listModels();
+      if (flags.json) return printJson(models);
+      if (models.length === 0) {
+        process.stdout.write(`No models in ${modelsDir()}. Pull one with: llamactl pull owner/repo:QUANT\n`);
+        return;
+      }
+      const rows = [['NAME', 'SIZE', 'SOURCE', 'PATH'], ...models.map((m) => [m.name, formatBytes(m.size), m.repo ? `${m.repo}${m.commit ? `@${m.commit.slice(0, 10)}` : ''}` : '-', m.path])];
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+      for (const row of rows) process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`);
     });
 }

@@ -1,12 +1,18 @@
 import type { Command } from 'commander';
-import { LlamactlError } from '../../errors.js';
+import { examples } from '../help.js';
+import { formatBytes, printJson } from '../output.js';
 
 export function registerRm(program: Command): void {
   program
     .command('rm')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new LlamactlError('`llamactl rm` is not built yet.');
+    .description('Remove a model from the store.')
+    .argument('<name>', 'owner/repo, owner/repo:QUANT or the file name (see llamactl ls)')
+    .option('--json', 'print the removed model as JSON')
+    .addHelpText('after', examples(['llamactl rm Mozilla/Meta-Llama-3.1-8B-Instruct-llamafile:Q4_K_M', 'llamactl rm Meta-Llama-3.1-8B-Instruct.Q4_K_M.llamafile']))
+    .action(async (name: string, flags: { json?: boolean }) => {
+      const { removeModel } = await import('../../store/models.js');
+      const model = await removeModel(name);
+      if (flags.json) return printJson(model);
+      process.stdout.write(`Removed ${model.path} (${formatBytes(model.size)})\n`);
     });
 }

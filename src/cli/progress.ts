@@ -1,0 +1,114 @@
+import type { PullEvent } from '../download/events.js';
+import { formatBytes, formatDuration, printJson } from './output.js';
+
+export type ProgressMode = 'bars' | 'lines' | 'json' | 'quiet';
+
+export interface ProgressRenderer {
+  onProgress: (event: PullEvent) => void;
+  /** Stops bars / timers; call in `finally`. */
+  stop: () => void;
+}
+
+/** Picks the renderer: NDJSON with --json, nothing with --quiet, bars on a TTY, periodic lines otherwise. */
+export function progressMode(flags: { json?: boolean; quiet?: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
+  if (flags.json) return 'json';
+  if (flags.quiet) return 'quiet';
+  return stream.isTTY ? 'bars' : 'lines';
+}
+
+const eta = (left: number, speed: number) => (speed > 0 ? formatDuration((left / speed) * 1000) : '?');
+const short = (name: string) => name.slice(name.lastIndexOf('/') + 1);
+
+export async function createProgressRenderer(mode: ProgressMode, label = 'pull'): Promise<ProgressRenderer> {
+  if (mode === 'quiet') return { onProgress: () => {}, stop: () => {} };
+  if (mode === 'json') {
+    let last = 0;
+    return {
+      onProgress: (event) => {
+        // Progress at most twice a second; every other event as it happens.
+        if (event.type === 'progress' && Date.now() - last < 500) return;
+        if (event.type === 'progress') last = Date.now();
+        printJson(event);
+      },
+      stop: () => {},
+    };
+  }
+  if (mode === 'lines') return linesRenderer(label);
+  return barsRenderer();
+}
+
+function linesRenderer(label: string): ProgressRenderer {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  let last = 0;
+  return {
+    onProgress: (event) => {
+      switch (event.type) {
+        case 'resolved':
+          say(`${label}: ${event.repo}@${event.commit.slice(0, 10)} → ${event.path} (${formatBytes(event.size)}, ${event.shards.length} shard${event.shards.length === 1 ? '' : 's'})`);
+          break;
+        case 'start':
+          if (event.resumed) say(`${label}: resuming, ${formatBytes(event.done)} already on disk`);
+          break;
+        case 'progress':
+          if (Date.now() - last < 3000) return;
+          last = Date.now();
+          say(
+            `${label}: ${formatBytes(event.done)} / ${formatBytes(event.total)} (${Math.floor((event.done / Math.max(1, event.total)) * 100)}%), ` +
+              `${formatBytes(event.speed)}/s, ETA ${eta(event.total - event.done, event.speed)}`,
+          );
+          break;
+        case 'shard-verified':
+          say(`${label}: ${short(event.shard)} verified (sha256 ${event.sha256.slice(0, 12)}…)`);
+          break;
+        case 'retry':
+          say(`${label}: ${short(event.shard)}: ${event.error}; retrying`);
+          break;
+        case 'refetch':
+          say(`${label}: ${short(event.shard)}: ${event.reason}; downloading it again`);
+          break;
+        case 'done':
+          break;
+      }
+    },
+    stop: () => {},
+  };
+}
+
+async function barsRenderer(): Promise<ProgressRenderer> {
+  const { MultiBar, Presets } = (await import('cli-progress')).default;
+  const bars = new MultiBar(
+    {
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: false,
+      autopadding: true,
+      format: '{label} {bar} {percentage}% | {have} / {want} | {speed}/s | ETA {left}',
+      barsize: 24,
+    },
+    Presets.shades_classic,
+  );
+  const total = bars.create(1, 0, { label: 'total', have: '0 B', want: '?', speed: '0 B', left: '?' });
+  const shardBars: ReturnType<typeof bars.create>[] = [];
+  const speeds = new Map<string, { at: number; done: number; speed: number }>();
+  return {
+    onProgress: (event) => {
+      if (event.type === 'resolved' && event.shards.length > 1) {
+        for (const shard of event.shards) shardBars.push(bars.create(shard.size, 0, { label: short(shard.name), have: '0 B', want: formatBytes(shard.size), speed: '0 B', left: '?' }));
+      } else if (event.type === 'progress') {
+        total.setTotal(event.total);
+        total.update(event.done, { label: 'total', have: formatBytes(event.done), want: formatBytes(event.total), speed: formatBytes(event.speed), left: eta(event.total - event.done, event.speed) });
+        event.shards.forEach((shard, i) => {
+          const previous = speeds.get(shard.name);
+          const now = Date.now();
+          let speed = previous?.speed ?? 0;
+          if (previous && now - previous.at >= 1000) speed = ((shard.done - previous.done) / (now - previous.at)) * 1000;
+          if (!previous || now - previous.at >= 1000) speeds.set(shard.name, { at: now, done: shard.done, speed });
+          shardBars[i]?.update(Math.min(shard.done, shard.size), { label: short(shard.name), have: formatBytes(shard.done), want: formatBytes(shard.size), speed: formatBytes(Math.max(0, speed)), left: eta(shard.size - shard.done, speed) });
+        });
+      } else if (event.type === 'retry' || event.type === 'refetch') {
+        bars.log(`${short(event.shard)}: ${event.type === 'retry' ? `${event.error}; retrying` : `${event.reason}; downloading it again`}\n`);
+      }
+    },
+    stop: () => bars.stop(),
+  };
+}
