@@ -105,15 +105,13 @@ export function hubErrorFor(status: number, headers: Headers, target: HubTarget)
   }
   if (status === 401 || status === 403) {
     const gated = code === 'GatedRepo';
-    return new HubAuthError(
-      `The hub refused access to ${target.repo} (HTTP ${status}${gated ? ', gated model' : ''})${detail}.`,
-      {
-        status,
-        hint: gated
-          ? `Accept the model's licence on its hub page, then set HF_TOKEN (or --token) to a token of that account.`
-          : 'Set HF_TOKEN (or --token) to a valid Hugging Face token that can read this repo.',
-      },
-    );
+    const why = gated ? 'the model is gated' : status === 401 ? 'the token is missing or invalid' : 'the token may not read it';
+    return new HubAuthError(`The hub refused access to ${target.repo}: ${why} (HTTP ${status})${detail}.`, {
+      status,
+      hint: gated
+        ? `Accept the model's licence on its hub page, then set HF_TOKEN (or --token) to a token of that account.`
+        : 'Set HF_TOKEN (or --token) to a valid Hugging Face token that can read this repo.',
+    });
   }
   return new HubError(`The hub answered HTTP ${status} for ${target.repo}${detail}.`, { status });
 }

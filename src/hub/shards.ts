@@ -100,11 +100,12 @@ export function selectShardSet<F extends { path: string }>(
   let candidates: ShardSet<F>[];
   if (want.file !== undefined) {
     const file = want.file;
+    const joined = parseShardName(file)?.joined;
     candidates = sets.filter(
       (set) =>
         set.name === basename(file) ||
         set.shards.some((shard) => shard.path === file) ||
-        (set.shards[0] !== undefined && parseShardName(file)?.joined === parseShardName(set.shards[0].path)?.joined),
+        (joined !== undefined && set.shards[0] !== undefined && joined === parseShardName(set.shards[0].path)?.joined),
     );
   } else if (want.quant !== undefined) {
     const quant = want.quant.toLowerCase();

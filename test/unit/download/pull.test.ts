@@ -1,0 +1,186 @@
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AbortError, DiskSpaceError, HubError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../../src/errors.js';
+import type { Fault } from '../../../src/hub/local-hub.js';
+import { pull, type PullEvent, type PullOptions } from '../../../src/pull.js';
+import { dataRequests, expectedQ2K, fixtureRepo, REPO, startTestHub, type TestHub } from '../../helpers/hub.js';
+
+/** Library-level pulls against the local hub: every fault kind, in-process so retries can be fast. */
+describe('pull()', () => {
+  let t: TestHub;
+  let out: string;
+  const fast = { retry: { minTimeoutMs: 5, maxTimeoutMs: 20 }, stallTimeoutMs: 400, chunkSize: 1024 * 1024 } satisfies PullOptions;
+  const run = (ref: string, options: PullOptions = {}) => pull(ref, { endpoint: t.hub.endpoint, env: t.env, ...fast, dir: out, ...options });
+  const q2k = expectedQ2K();
+
+  beforeEach(async () => {
+    t = await startTestHub();
+    out = join(t.home, 'out');
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  async function expectQ2K(path: string) {
+    expect(path).toBe(join(out, 'Test.Q2_K.llamafile'));
+    const bytes = await readFile(path);
+    expect(bytes.equals(q2k.bytes)).toBe(true);
+    expect((await stat(path)).mode & 0o777).toBe(0o755);
+    expect(await readdir(out)).toEqual(['Test.Q2_K.llamafile']);
+  }
+
+  it('joins a 3-shard set into one verified, executable file and reports events in order', async () => {
+    const events: PullEvent[] = [];
+    const result = await run(`${REPO}:q2_k`, { onProgress: (e) => events.push(e) });
+    await expectQ2K(result.path);
+    expect(result.shards.map((s) => s.name)).toEqual(['Test.Q2_K.cat0.llamafile', 'Test.Q2_K.cat1.llamafile', 'Test.Q2_K.cat2.llamafile']);
+    expect(result.commit).toBe(t.hub.commitOf(REPO));
+    const types = events.map((e) => e.type).filter((type) => type !== 'progress');
+    expect(types[0]).toBe('resolved');
+    expect(types[1]).toBe('start');
+    expect(types.filter((type) => type === 'shard-verified')).toHaveLength(3);
+    expect(types.at(-1)).toBe('done');
+  });
+
+  it('pulls the other naming order (Name.Q4_0.llamafile.catN) by --file', async () => {
+    const result = await run(REPO, { file: 'Test.Q4_0.llamafile.cat0' });
+    expect(result.path).toBe(join(out, 'Test.Q4_0.llamafile'));
+    expect(result.size).toBe(2_000_003);
+  });
+
+  it('discovers the following shards from a .cat0 resolve URL', async () => {
+    const result = await run(`${t.hub.endpoint}/${REPO}/resolve/main/Test.Q2_K.cat0.llamafile`);
+    await expectQ2K(result.path);
+  });
+
+  it('lists the choices when the repo holds several models, and for an unknown quant', async () => {
+    await expect(run(REPO)).rejects.toThrow(UsageError);
+    const error = await run(`${REPO}:Q8_0`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as NotFoundError).hint).toContain(`${REPO}:Q2_K`);
+    expect((error as NotFoundError).hint).toContain(`${REPO}:Q4_0`);
+  });
+
+  const retried = (events: PullEvent[]) => events.some((e) => e.type === 'retry');
+  const survivable: [string, Fault[], (events: PullEvent[]) => boolean][] = [
+    ['connection resets mid-body', [{ kind: 'reset', times: 3 }], retried],
+    ['503s', [{ kind: 'status', status: 503, times: 3 }], retried],
+    ['429 with Retry-After', [{ kind: 'status', status: 429, retryAfter: 0.05, times: 2 }], (e) => e.some((x) => x.type === 'retry' && x.delayMs === 50)],
+    ['truncated bodies', [{ kind: 'truncate', times: 3 }], retried],
+    ['a corrupted byte once (shard re-fetched)', [{ kind: 'corrupt', file: 'cat1', afterBytes: 12345 }], (e) => e.some((x) => x.type === 'refetch')],
+    ['a server that ignores Range', [{ kind: 'no-range', times: Infinity }], () => t.hub.requests.some((r) => r.origin === 'cdn' && r.headers.range === undefined && r.status === 200)],
+    ['a stalled connection', [{ kind: 'stall', afterBytes: 1000 }], (e) => e.some((x) => x.type === 'retry' && /No data/.test(x.error))],
+    ['hub API 503 on the tree listing', [{ kind: 'status', origin: 'hub', file: '/tree/', status: 503 }], () => t.hub.requests.some((r) => r.origin === 'hub' && r.status === 503)],
+  ];
+  it.each(survivable)('survives %s with a bit-identical result', async (_, faults, faultSeen) => {
+    t.hub.setFaults(faults);
+    const events: PullEvent[] = [];
+    const result = await run(`${REPO}:Q2_K`, { onProgress: (e) => events.push(e) });
+    await expectQ2K(result.path);
+    expect(faultSeen(events)).toBe(true);
+  });
+
+  it('re-fetches a shard once on a sha256 mismatch, then fails with no final file when it persists', async () => {
+    t.hub.setFaults([{ kind: 'corrupt', file: 'cat2', afterBytes: 7, times: Infinity }]);
+    const events: PullEvent[] = [];
+    const error = await run(`${REPO}:Q2_K`, { onProgress: (e) => events.push(e) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toMatch(/Test\.Q2_K\.cat2\.llamafile failed its sha256 check twice/);
+    expect(events.filter((e) => e.type === 'refetch')).toHaveLength(1);
+    expect(await readdir(out)).not.toContain('Test.Q2_K.llamafile');
+  });
+
+  it('fails clearly on an HTML page instead of bytes', async () => {
+    t.hub.setFaults([{ kind: 'html', times: Infinity }]);
+    await expect(run(`${REPO}:Q2_K`)).rejects.toThrow(/web page instead of the bytes/);
+  });
+
+  it('gives up with a NetworkError after a bounded number of tries', async () => {
+    t.hub.setFaults([{ kind: 'status', status: 500, file: 'cat0', times: Infinity }]);
+    const error = await run(`${REPO}:Q2_K`, { retry: { retries: 2, minTimeoutMs: 1 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as Error).message).toMatch(/failed after 3 tries: HTTP 500/);
+  });
+
+  it('refuses a size that disagrees between the file list and the download', async () => {
+    await t.hub.close();
+    t = { ...t, ...(await startTestHub({ repos: { [REPO]: fixtureRepo({ treeSizes: { 'Test.F16.llamafile': 200_001 } }) } })) };
+    await expect(run(REPO, { file: 'Test.F16.llamafile' })).rejects.toThrow(/size of Test.F16.llamafile disagrees/);
+  });
+
+  it('refuses ".." and absolute file names from the tree API and writes nothing', async () => {
+    await t.hub.close();
+    t = { ...t, ...(await startTestHub({ repos: { 'evil/repo': { files: {}, extraTreeEntries: [{ path: '../../escape.Q4_0.llamafile', size: 10 }] } } })) };
+    await expect(run('evil/repo')).rejects.toThrow(HubError);
+    await expect(run('evil/repo')).rejects.toThrow(/unsafe file name/);
+    expect(await readdir(t.home)).toEqual([]);
+  });
+
+  it('checks free disk space before the first byte, and runs the preflight hook with the plan', async () => {
+    const error = await run(`${REPO}:Q2_K`, { freeSpace: async () => 1_000_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DiskSpaceError);
+    expect((error as Error).message).toMatch(/6\.00 MB still to write, 1\.00 MB free/);
+    expect(dataRequests(t.hub)).toHaveLength(0);
+    const plans: unknown[] = [];
+    await expect(
+      run(`${REPO}:Q2_K`, {
+        preflight: async (plan) => {
+          plans.push(plan);
+          throw new UsageError('does not fit');
+        },
+      }),
+    ).rejects.toThrow('does not fit');
+    expect(plans).toEqual([expect.objectContaining({ repo: REPO, size: 6_000_025, remaining: 6_000_025, path: join(out, 'Test.Q2_K.llamafile') })]);
+    expect(dataRequests(t.hub)).toHaveLength(0);
+  });
+
+  it('stops on abort keeping the .part and journal, then resumes without re-fetching finished chunks', async () => {
+    t.hub.setRateLimit(2_000_000);
+    const controller = new AbortController();
+    let seen = 0;
+    const error = await run(`${REPO}:Q2_K`, {
+      connections: 2,
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.type === 'progress' && e.done > 3_000_000 && seen++ === 0) controller.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((await readdir(out)).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal']);
+    t.hub.setRateLimit(undefined);
+    const before = t.hub.cdnBytes;
+    const events: PullEvent[] = [];
+    const result = await run(`${REPO}:Q2_K`, { connections: 2, onProgress: (e) => events.push(e) });
+    await expectQ2K(result.path);
+    expect(events.find((e) => e.type === 'start')).toMatchObject({ resumed: true });
+    expect(t.hub.cdnBytes - before).toBeLessThan(6_000_025 - 2_000_000);
+  });
+
+  it('is a no-op when the file is already complete and verified', async () => {
+    await run(`${REPO}:Q2_K`);
+    const before = dataRequests(t.hub).length;
+    const result = await run(`${REPO}:Q2_K`);
+    expect(result.upToDate).toBe(true);
+    expect(dataRequests(t.hub).length).toBe(before);
+  });
+
+  it('refuses a read-only folder with one clear error', async () => {
+    if (process.getuid?.() === 0) return; // root writes anywhere
+    await mkdir(out, { recursive: true });
+    await chmod(out, 0o555);
+    try {
+      await expect(run(`${REPO}:Q2_K`)).rejects.toThrow(/Cannot write to/);
+    } finally {
+      await chmod(out, 0o755);
+    }
+  });
+
+  it('starts over when the journal does not match the .part', async () => {
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'Test.Q2_K.llamafile.part'), 'garbage');
+    await writeFile(join(out, 'Test.Q2_K.llamafile.part.journal'), JSON.stringify({ version: 1, commit: 'x', chunkSize: 1, shards: [], done: [0], verified: [] }));
+    const result = await run(`${REPO}:Q2_K`);
+    await expectQ2K(result.path);
+  });
+});
