@@ -11,10 +11,6 @@ export interface ResolvedModel {
   modelPath: string | undefined;
 }
 
-interface StoredModelLike {
-  path: string;
-}
-
 /**
  * Turns the `<model>` argument into an executable + weights: a path to a llamafile (run as is), a path to a .gguf
  * (needs `runtime`), or a store name from `llamactl pull` (looked up with findModel). Preflight: the files exist and
@@ -43,18 +39,19 @@ export async function resolveModel(
 }
 
 async function storePath(model: string, env: NodeJS.ProcessEnv | undefined): Promise<string> {
-  if (/[\\/]/.test(model) || /\.(llamafile|gguf)$/i.test(model)) {
-    throw new NotFoundError(`No file at ${resolve(model)}.`, { hint: 'Check the path, or pass a model name from `llamactl ls`.' });
-  }
-  // Resolved at run time: the model store is another module's (src/store/models.ts, `findModel` throws NotFoundError).
-  const specifier = '../store/models.js';
-  let store: { findModel: (name: string, env?: NodeJS.ProcessEnv) => Promise<StoredModelLike> };
+  const { findModel } = await import('../store/models.js');
   try {
-    store = (await import(specifier)) as typeof store;
+    return (await findModel(model, env)).path;
   } catch (error) {
-    throw new NotFoundError(`No model named ${model}, and no file at ${resolve(model)}.`, { cause: error });
+    const looksLikePath = /^(\.{0,2}\/|~)/.test(model) || /\.(llamafile|gguf)$/i.test(model);
+    if (error instanceof NotFoundError && looksLikePath) {
+      throw new NotFoundError(`No file at ${resolve(model)}.`, {
+        hint: 'Check the path, or pass a model name from `llamactl ls`.',
+        cause: error,
+      });
+    }
+    throw error;
   }
-  return (await store.findModel(model, env)).path;
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -138,7 +138,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await saveServer(
       {
         name, pid: first.engine.pid, startTime, url, host: first.host, port: first.port, model,
-        runtime: kind, healthPath: healthPath(kind), argv: first.engine.command, logFile: logFile!,
+        runtime: kind, healthPath: healthPath(kind), argv: redactKey(first.engine.command), logFile: logFile!,
         createdAt: new Date().toISOString(), gpu,
       },
       env,
@@ -226,4 +226,9 @@ function validate(options: StartServerOptions): void {
       throw new UsageError(`Bad ${field}: ${JSON.stringify(value)} (expected an integer from ${min} to ${max}).`);
     }
   }
+}
+
+/** The recorded argv must not carry the API key (`ps --json` prints records). */
+function redactKey(argv: readonly string[]): string[] {
+  return argv.map((arg, index) => (argv[index - 1] === '--api-key' ? '<redacted>' : arg));
 }

@@ -1,12 +1,132 @@
 import type { Command } from 'commander';
-import { LlamactlError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
+import { examples } from '../help.js';
+import { formatDuration, printJson, withInterrupt } from '../output.js';
+
+interface ServeFlags {
+  ctxSize?: string;
+  gpuLayers?: string;
+  host: string;
+  port?: string;
+  threads?: string;
+  parallel?: string;
+  apiKey?: string;
+  runtime?: string;
+  timeout: string;
+  detach?: boolean;
+  name?: string;
+  restart: string;
+  json?: boolean;
+}
+
+/** llama.cpp spells some flags with one dash and several letters; commander only knows `--x`. */
+const LLAMA_STYLE_FLAGS: Record<string, string> = { '-ngl': '--ngl', '-np': '--np' };
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new LlamactlError('`llamactl serve` is not built yet.');
+    .description('Start a llamafile (or a .gguf with --runtime) as an HTTP server and wait until it is ready.')
+    .argument('<model>', 'a model name from `llamactl ls`, a .llamafile path, or a .gguf path with --runtime')
+    .argument('[engineArgs...]', 'extra engine flags, after --')
+    .option('-c, --ctx-size <n>', 'context size (-c)')
+    .option('--ngl, --gpu-layers <n>', 'layers to offload to the GPU (also -ngl)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to bind (default: a free port)')
+    .option('-t, --threads <n>', 'CPU threads')
+    .option('--np, --parallel <n>', 'parallel request slots (also -np)')
+    .option('--api-key <key>', 'require this API key from clients')
+    .option('--runtime <path>', 'llamafile or llama-server binary to run the weights with (-m)')
+    .option('--timeout <seconds>', 'give up when loading shows no progress for this long', '120')
+    .option('--detach', 'run in the background; return once ready (see ps / logs / stop)')
+    .option('--name <name>', 'name for ps / logs / stop (default: from the model)')
+    .option('--restart <policy>', 'no | on-failure (foreground only)', 'no')
+    .option('--json', 'NDJSON events on stdout')
+    .addHelpText(
+      'after',
+      examples([
+        'llamactl serve Mozilla/Llama-3.2-1B-Instruct-llamafile:Q4_K_M',
+        'llamactl serve ./model.llamafile --port 8080 -c 4096 -ngl 999',
+        'llamactl serve ./model.gguf --runtime ./llamafile-0.9.3 --detach --name chat',
+        'llamactl serve ./model.llamafile --restart on-failure -- --jinja',
+      ]),
+    )
+    .action(async (model: string, engineArgs: string[], flags: ServeFlags, cmd: Command) => {
+      const verbose = Boolean(cmd.optsWithGlobals().verbose);
+      if (flags.restart !== 'no' && flags.restart !== 'on-failure') {
+        throw new UsageError(`Bad --restart ${JSON.stringify(flags.restart)}: use no or on-failure.`);
+      }
+      const { startServer } = await import('../../server/start-server.js');
+      await withInterrupt(async (signal) => {
+        const server = await startServer({
+          model,
+          runtime: flags.runtime,
+          ctxSize: integer('--ctx-size', flags.ctxSize),
+          gpuLayers: integer('--gpu-layers', flags.gpuLayers),
+          host: flags.host,
+          port: integer('--port', flags.port),
+          threads: integer('--threads', flags.threads),
+          parallel: integer('--parallel', flags.parallel),
+          apiKey: flags.apiKey,
+          extraArgs: engineArgs,
+          timeoutMs: Math.round((number('--timeout', flags.timeout) ?? 120) * 1000),
+          name: flags.name,
+          detach: flags.detach,
+          restart: flags.restart as 'no' | 'on-failure',
+          signal,
+          onLog: verbose && !flags.detach ? (line) => process.stderr.write(`${line}\n`) : undefined,
+          onRestart: (event) => {
+            const text = `server ${event.reason}; restarting (restart ${event.attempt}, ${event.retriesLeft} left)`;
+            if (flags.json) printJson({ type: 'restart', ...event });
+            else process.stderr.write(`llamactl: ${text}\n`);
+          },
+        });
+        const ready = {
+          type: 'ready', name: server.name, url: server.url, pid: server.pid, model: server.model,
+          runtime: server.runtime.kind, gpu: server.gpu, readyMs: server.readyMs, logFile: server.logFile,
+        };
+        if (flags.json) printJson(ready);
+        else {
+          const gpu = server.gpu ? `, ${server.gpu.offloaded}/${server.gpu.total} layers on GPU` : '';
+          process.stdout.write(`Serving ${model} at ${server.url} (${server.name}, pid ${server.pid}, ready in ${formatDuration(server.readyMs)}${gpu})\n`);
+          process.stdout.write(flags.detach ? `Logs: llamactl logs ${server.name}   Stop: llamactl stop ${server.name}\n` : 'Press Ctrl-C to stop.\n');
+        }
+        if (flags.detach) return;
+        const onAbort = new Promise<'interrupted'>((resolve) => signal.addEventListener('abort', () => resolve('interrupted'), { once: true }));
+        const outcome = await Promise.race([server.exited, onAbort]);
+        await server.stop();
+        if (outcome === 'interrupted') {
+          if (flags.json) printJson({ type: 'stopped', name: server.name });
+          else process.stderr.write('llamactl: server stopped.\n');
+          return;
+        }
+        const { ServerStartError } = await import('../../errors.js');
+        const how = outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode}`;
+        throw new ServerStartError(`The server ${how}.`, { command: server.argv, exitCode: outcome.exitCode, signal: outcome.signal }, {
+          hint: 'Run with --verbose to see its output, or add --restart on-failure.',
+        });
+      });
     });
+  const parseOptions = command.parseOptions.bind(command);
+  command.parseOptions = (args) => {
+    const end = args.indexOf('--');
+    const mapped = args.map((arg, index) => (end === -1 || index < end ? (LLAMA_STYLE_FLAGS[arg] ?? arg) : arg));
+    return parseOptions(mapped);
+  };
+}
+
+function number(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) {
+    throw new UsageError(`Bad ${flag} ${JSON.stringify(value)}: expected a number.`);
+  }
+  return parsed;
+}
+
+function integer(flag: string, value: string | undefined): number | undefined {
+  const parsed = number(flag, value);
+  if (parsed !== undefined && !Number.isInteger(parsed)) {
+    throw new UsageError(`Bad ${flag} ${JSON.stringify(value)}: expected a whole number.`);
+  }
+  return parsed;
 }
