@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
-import { APIError } from '../errors.js';
+import { AbortError, APIError } from '../errors.js';
 import { chatAccumulator, completionAccumulator, textCompletionAccumulator } from './accumulate.js';
 import { apiError, parseBody, transportError } from './api-errors.js';
 import { toNativeRequest, toTextCompletion } from './legacy-completions.js';
@@ -232,6 +232,8 @@ export class LlamafileClient {
     const response = await this.#send('POST', path, body, signal);
     try {
       for await (const event of decodeSse(response.body)) {
+        // One read can hold many frames: stop at the next one once aborted, not at the end of the buffer.
+        if (signal.aborted) throw new AbortError(`The request to ${url} was aborted.`, { cause: signal.reason });
         if (event.kind === 'error') throw apiError(undefined, parseBody(event.data), url);
         if (event.data === '[DONE]') return;
         const frame = parseBody(event.data);

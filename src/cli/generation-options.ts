@@ -1,0 +1,76 @@
+/** Flags `run` and `chat` share: where the model is served and how tokens are sampled. */
+import { Option, type Command } from 'commander';
+import { UsageError } from '../errors.js';
+
+export interface GenerationFlags {
+  apiKey?: string;
+  runtime?: string;
+  ctxSize?: number;
+  gpuLayers?: number;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  stop?: string[];
+  json?: boolean;
+}
+
+export function integer(flag: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) {
+      throw new UsageError(`${flag} takes an integer, got ${JSON.stringify(value)}.`);
+    }
+    return parsed;
+  };
+}
+
+export function decimal(flag: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed)) throw new UsageError(`${flag} takes a number, got ${JSON.stringify(value)}.`);
+    return parsed;
+  };
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** --api-key, --runtime, --ctx-size, --gpu-layers: how to reach (or start) the server. */
+export function addServerOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--api-key <key>', "the server's API key").env('LLAMACTL_API_KEY'))
+    .option('--runtime <path>', 'llamafile or llama-server binary to serve a .gguf with (when a server is started)')
+    .option('--ctx-size <n>', 'context size of a server started for this call', integer('--ctx-size'))
+    .option('--gpu-layers <n>', 'layers to offload to the GPU (server started for this call)', integer('--gpu-layers'));
+}
+
+/** --max-tokens, --temperature, --top-p, --top-k, --seed, --stop. */
+export function addSamplingOptions(command: Command): Command {
+  return command
+    .option('-n, --max-tokens <n>', 'most tokens to generate', integer('--max-tokens'))
+    .option('--temperature <x>', 'sampling temperature (0 = greedy)', decimal('--temperature'))
+    .option('--top-p <x>', 'nucleus sampling', decimal('--top-p'))
+    .option('--top-k <n>', 'top-k sampling', integer('--top-k'))
+    .option('--seed <n>', 'random seed: the same seed and prompt give the same text', integer('--seed'))
+    .option('--stop <text>', 'stop sequence (repeatable)', collect);
+}
+
+/** The sampling flags that were given, under their API names. */
+export function samplingParams(flags: GenerationFlags): {
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  seed?: number;
+  stop?: string[];
+} {
+  return {
+    ...(flags.maxTokens === undefined ? {} : { max_tokens: flags.maxTokens }),
+    ...(flags.temperature === undefined ? {} : { temperature: flags.temperature }),
+    ...(flags.topP === undefined ? {} : { top_p: flags.topP }),
+    ...(flags.topK === undefined ? {} : { top_k: flags.topK }),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(flags.stop === undefined ? {} : { stop: flags.stop }),
+  };
+}
