@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Sends `signal` to the process group `pgid`; false when the group is already gone. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
@@ -39,11 +41,18 @@ export async function waitForPidGone(pid: number, pollMs = 50): Promise<void> {
   while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, pollMs));
 }
 
+/** True while `pid` exists and is not a zombie (an unreaped zombie has exited; some container inits never reap). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as { code?: string }).code === 'EPERM';
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }

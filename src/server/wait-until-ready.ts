@@ -91,7 +91,7 @@ function exitedError(engine: EngineProcess, exit: ExitInfo): ServerStartError {
 function timeoutError(engine: EngineProcess, idleTimeoutMs: number): ServerTimeoutError {
   const tail = engine.tail().trimEnd();
   return new ServerTimeoutError(
-    `The server did not become ready: no progress for ${Math.round(idleTimeoutMs / 1000)} s.${tail ? `\n--- last output ---\n${tail}\n---` : ''}`,
+    `The server did not become ready: no progress for ${(idleTimeoutMs / 1000).toFixed(1)} s.${tail ? `\n--- last output ---\n${tail}\n---` : ''}`,
     { command: engine.command, outputTail: tail, durationMs: Date.now() - engine.startedAt },
     { hint: 'Raise --timeout for slow disks, or check the output above for where it stopped.' },
   );

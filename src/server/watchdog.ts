@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * It runs from `node -e` so it works the same from dist/ and from the TypeScript sources under test.
  */
 const WATCHDOG_SOURCE = `
+process.title = 'llamactl-watchdog';
 const pgid = Number(process.argv[1]);
 const graceMs = Number(process.argv[2]);
 let disarmed = false;

@@ -1,0 +1,85 @@
+/**
+ * Supervision edge cases the real engine will not produce on demand, driven by tiny fixture scripts
+ * (test/fixtures/server): a process that ignores SIGTERM, one that crashes while loading, one that never becomes
+ * healthy, one that keeps printing progress, one that moves to another port.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, test } from 'vitest';
+import { AbortError, ServerStartError, ServerTimeoutError } from '../../../src/errors.js';
+import { launchEngine, type EngineProcess } from '../../../src/server/launch-engine.js';
+import { launchReady, type LaunchSpec } from '../../../src/server/launch-ready.js';
+import { findFreePort } from '../../../src/server/ports.js';
+import { isAlive, terminateGroup } from '../../../src/server/terminate-group.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/server/${name}`, import.meta.url));
+const node = { path: process.execPath, ape: false };
+const started: EngineProcess[] = [];
+
+afterEach(async () => {
+  for (const engine of started.splice(0)) {
+    await terminateGroup(engine.pid, { graceMs: 200, gone: () => engine.exited });
+  }
+});
+
+async function spec(args: string[], overrides: Partial<LaunchSpec> = {}): Promise<LaunchSpec> {
+  return {
+    executable: node, args, host: '127.0.0.1', port: await findFreePort('127.0.0.1'), env: undefined,
+    logFile: undefined, healthPath: '/health', idleTimeoutMs: 5000, signal: undefined, onLine: undefined,
+    onGpu: () => {}, ...overrides,
+  };
+}
+
+test('stop escalates to SIGKILL for a process that ignores SIGTERM', async () => {
+  const lines: string[] = [];
+  const engine = await launchEngine({ executable: node, args: [fixture('ignores-sigterm.mjs')], onLine: (l) => lines.push(l) });
+  started.push(engine);
+  while (!lines.includes('started')) await new Promise((r) => setTimeout(r, 10));
+  await terminateGroup(engine.pid, { graceMs: 300, gone: () => engine.exited });
+  expect(engine.exit).toEqual({ exitCode: undefined, signal: 'SIGKILL' });
+  expect(lines).toContain('got SIGTERM, ignoring it');
+  expect(isAlive(engine.pid)).toBe(false);
+});
+
+test('an exit before ready fails at once with the exit code and the output tail', async () => {
+  const error = await launchReady(await spec([fixture('crashes-after.mjs'), '100'])).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ServerStartError);
+  const details = (error as ServerStartError).details;
+  expect(details.exitCode).toBe(3);
+  expect(details.outputTail).toContain('failed to read tensor data: boom');
+  expect((error as Error).message).toContain('exited with code 3');
+});
+
+test('a server that stays silent while not healthy hits the load deadline and is stopped', async () => {
+  const s = await spec([], { idleTimeoutMs: 400 });
+  s.args = [fixture('slow-health.mjs'), String(s.port), '0', '0', '1'];
+  const error = await launchReady(s).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ServerTimeoutError);
+  expect((error as ServerTimeoutError).details.command).toContain(fixture('slow-health.mjs'));
+});
+
+test('progress output resets the deadline: a load longer than the deadline succeeds while it keeps logging', async () => {
+  const s = await spec([], { idleTimeoutMs: 1000 });
+  s.args = [fixture('slow-health.mjs'), String(s.port), '2500', '100', '0'];
+  const ready = await launchReady(s);
+  started.push(ready.engine);
+  expect(ready.port).toBe(s.port);
+  expect(ready.readyMs).toBeGreaterThanOrEqual(2500);
+});
+
+test('the address comes from the log when the server moved to another port', async () => {
+  const s = await spec([fixture('moves-port.mjs')]);
+  const ready = await launchReady(s);
+  started.push(ready.engine);
+  expect(ready.port).not.toBe(s.port);
+  const response = await fetch(`http://127.0.0.1:${ready.port}/health`);
+  expect(response.status).toBe(200);
+});
+
+test('aborting while loading stops the process and throws AbortError', async () => {
+  const controller = new AbortController();
+  const s = await spec([], { signal: controller.signal });
+  s.args = [fixture('slow-health.mjs'), String(s.port), '0', '0', '1'];
+  setTimeout(() => controller.abort(), 300);
+  const error = await launchReady(s).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(AbortError);
+});
