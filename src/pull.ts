@@ -158,7 +158,7 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
   }
 }
 
-function safeOrigin(url: string): string {
+export function safeOrigin(url: string): string {
   try {
     return new URL(url).origin;
   } catch {
@@ -166,7 +166,7 @@ function safeOrigin(url: string): string {
   }
 }
 
-function chooseSet(repo: string, files: RepoFile[], want: { quant: string | undefined; file: string | undefined }): ShardSet {
+export function chooseSet(repo: string, files: RepoFile[], want: { quant: string | undefined; file: string | undefined }): ShardSet {
   const models = files.filter((f) => /\.(llamafile|gguf)(\.cat\d+)?$/i.test(f.path) || /\.cat\d+\.(llamafile|gguf)$/i.test(f.path));
   for (const file of models) assertSafeRepoPath(file.path, HubError);
   let sets: ShardSet[];
