@@ -8,3 +8,12 @@ export { pull, type PullOptions, type PullPlan, type PullResult, type PullEvent,
 export { join, type JoinOptions, type JoinResult } from './join.js';
 export { listModels, findModel, removeModel, type StoredModel } from './store/models.js';
 export { LocalHub, generatedBytes, type LocalHubOptions, type LocalRepoSpec, type LocalFileSpec, type Fault, type FaultKind, type LoggedRequest } from './hub/local-hub.js';
+export { LlamafileClient, type LlamafileClientOptions } from './client/client.js';
+export { Stream } from './client/stream.js';
+export { predict, type Prediction, type PredictionInput, type PredictionMetrics, type PredictOptions } from './client/predict.js';
+export { templates, resolveTemplate, renderPrompt, type PromptTemplate, type TemplateName } from './client/prompt-templates.js';
+export { ChatSession, type ChatParams, type SendOptions } from './client/chat-session.js';
+export { connect, type ConnectOptions, type Connection } from './client/connect.js';
+export { SseDecoder, decodeSse, type SseEvent } from './client/sse.js';
+export { parsePrometheus } from './client/metrics.js';
+export type * from './client/types.js';
