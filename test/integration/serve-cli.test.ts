@@ -1,0 +1,148 @@
+/**
+ * serve / ps / logs / stop through the built CLI as a child process (LLAMACTL_HOME in a temp dir), against the
+ * real engine. Includes the guarantee that a SIGKILLed foreground `llamactl serve` leaves no engine behind.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { createServer, type Server } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { isAlive } from '../../src/server/terminate-group.js';
+import { CLI, runCli } from '../helpers/cli.js';
+
+const serverPath = process.env.LLAMACTL_TEST_SERVER!;
+const ggufPath = process.env.LLAMACTL_TEST_GGUF!;
+
+let home: string;
+let env: NodeJS.ProcessEnv;
+const enginePids: number[] = [];
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'llamactl-serve-cli-'));
+  env = { ...process.env, LLAMACTL_HOME: home };
+});
+afterEach(async () => {
+  await runCli(['stop', '--all', '--grace', '1'], { env });
+  for (const pid of enginePids.splice(0)) {
+    if (isAlive(pid)) process.kill(-pid, 'SIGKILL');
+  }
+});
+afterAll(() => rm(home, { recursive: true, force: true }));
+
+const serveArgs = ['--runtime', serverPath, '-c', '256', '-t', '1', '--np', '1'];
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+/** Starts a foreground `llamactl serve --json` and resolves with its ready event. */
+async function serveForeground(extra: string[] = []): Promise<{ cli: ResultPromise<{ reject: false }>; ready: { pid: number; url: string } }> {
+  const cli = execa(process.execPath, [CLI, 'serve', ggufPath, ...serveArgs, '--json', ...extra], { env, reject: false });
+  const ready = await new Promise<{ pid: number; url: string }>((resolve, reject) => {
+    let buffer = '';
+    cli.stdout!.on('data', (data: Buffer) => {
+      buffer += String(data);
+      const line = buffer.split('\n').find((l) => l.includes('"type":"ready"'));
+      if (line) resolve(JSON.parse(line) as { pid: number; url: string });
+    });
+    void cli.then((result) => reject(new Error(`serve exited early: ${result.stderr}`)));
+  });
+  enginePids.push(ready.pid);
+  return { cli, ready };
+}
+
+test('serve --detach returns when ready; ps shows it healthy; logs prints its output; stop ends it', async () => {
+  const serve = await runCli(['serve', ggufPath, ...serveArgs, '--detach', '--name', 'tiny', '--json'], { env });
+  expect(serve.exitCode, serve.stderr).toBe(0);
+  const ready = JSON.parse(serve.stdout.trim().split('\n').at(-1)!) as { pid: number; url: string; name: string };
+  enginePids.push(ready.pid);
+  expect(ready.name).toBe('tiny');
+  expect((await fetch(`${ready.url}/health`)).status).toBe(200);
+
+  const ps = await runCli(['ps', '--json'], { env });
+  expect(JSON.parse(ps.stdout)).toMatchObject([{ name: 'tiny', pid: ready.pid, state: 'ready', url: ready.url }]);
+  expect((await runCli(['ps'], { env })).stdout).toMatch(/tiny\s+ready/);
+
+  const logs = await runCli(['logs', 'tiny'], { env });
+  expect(logs.exitCode).toBe(0);
+  expect(logs.stdout).toContain(`listening on ${ready.url}`);
+
+  const again = await runCli(['serve', ggufPath, ...serveArgs, '--detach', '--name', 'tiny'], { env });
+  expect(again.exitCode).toBe(2);
+  expect(again.stderr).toContain('already running');
+
+  const stop = await runCli(['stop', 'tiny'], { env });
+  expect(stop.exitCode).toBe(0);
+  expect(stop.stdout).toContain(`Stopped tiny (pid ${ready.pid})`);
+  expect(await waitGone(ready.pid, 5000)).toBe(true);
+  expect(JSON.parse((await runCli(['ps', '--json'], { env })).stdout)).toEqual([]);
+  expect((await runCli(['stop', 'tiny'], { env })).exitCode).toBe(3);
+});
+
+test('logs -f follows a detached server until it is stopped', async () => {
+  const serve = await runCli(['serve', ggufPath, ...serveArgs, '--detach', '--name', 'follow', '--json'], { env });
+  const ready = JSON.parse(serve.stdout.trim().split('\n').at(-1)!) as { pid: number; url: string };
+  enginePids.push(ready.pid);
+  const follow = execa(process.execPath, [CLI, 'logs', 'follow', '-f'], { env, reject: false });
+  await fetch(`${ready.url}/completion`, { method: 'POST', body: JSON.stringify({ prompt: 'hi', n_predict: 2 }) });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runCli(['stop', 'follow'], { env });
+  const result = await follow;
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toContain('listening on');
+  expect(result.stdout).toMatch(/cleaning up before exit/);
+});
+
+test('SIGKILL of a foreground llamactl serve leaves no engine behind (within 2 s)', async () => {
+  const { cli, ready } = await serveForeground();
+  expect(isAlive(ready.pid)).toBe(true);
+  cli.kill('SIGKILL');
+  await cli;
+  expect(await waitGone(ready.pid, 2000)).toBe(true);
+});
+
+test('Ctrl-C (SIGINT) stops a foreground serve cleanly', async () => {
+  const { cli, ready } = await serveForeground();
+  cli.kill('SIGINT');
+  const result = await cli;
+  expect(result.exitCode).toBe(0);
+  expect(String(result.stdout)).toContain('"type":"stopped"');
+  expect(isAlive(ready.pid)).toBe(false);
+});
+
+test('bad input gets a clear message and its exit code', async () => {
+  const missing = await runCli(['serve', join(home, 'nope.llamafile')], { env });
+  expect(missing.exitCode).toBe(3);
+  expect(missing.stderr).toContain('No file at');
+
+  const noRuntime = await runCli(['serve', ggufPath], { env });
+  expect(noRuntime.exitCode).toBe(2);
+  expect(noRuntime.stderr).toContain('--runtime');
+
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = String((blocker.address() as { port: number }).port);
+  const taken = await runCli(['serve', ggufPath, ...serveArgs, '--port', port], { env });
+  await new Promise((resolve) => blocker.close(resolve));
+  expect(taken.exitCode).toBe(8);
+  expect(taken.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+
+  const corrupt = join(home, 'corrupt.gguf');
+  await writeFile(corrupt, Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(64, 0xff)]));
+  const crashed = await runCli(['serve', corrupt, ...serveArgs], { env });
+  expect(crashed.exitCode).toBe(8);
+  expect(crashed.stderr).toMatch(/exited with code \d+ before it was ready/);
+  expect(crashed.stderr).toContain('--- last output ---');
+
+  const notExecutable = join(home, 'plain.llamafile');
+  await writeFile(notExecutable, "MZqFpD='\n");
+  const refused = await runCli(['serve', notExecutable], { env });
+  expect(refused.exitCode).toBe(8);
+  expect(refused.stderr).toContain('chmod +x');
+});
