@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -47,6 +46,7 @@ export async function processStartTime(pid: number): Promise<string | undefined>
       return undefined;
     }
   }
+  const { execa } = await import('execa');
   const result = await execa('ps', ['-o', 'lstart=', '-p', String(pid)], { reject: false });
   const text = String(result.stdout ?? '').trim();
   return result.exitCode === 0 && text ? text : undefined;
