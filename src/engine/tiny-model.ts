@@ -156,7 +156,7 @@ export async function writeTinyModel(outPath: string, options: TinyModelOptions)
   const kv: GgufKv[] = [
     str('general.architecture', arch),
     str('general.name', c.name),
-    str('general.size_label', '1M'),
+    str('general.size_label', '4M'),
     u32('general.file_type', c.fileType),
     u32('general.quantization_version', 2),
     u32(`${arch}.context_length`, c.contextLength),

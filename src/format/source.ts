@@ -109,3 +109,70 @@ export async function fileSize(path: string): Promise<number> {
     throw error;
   }
 }
+
+/** A window [start, start + size) of another source, seen as a source of its own (a zip entry's data). */
+export class SliceSource implements RandomAccessSource {
+  readonly description: string;
+  constructor(
+    private readonly inner: RandomAccessSource,
+    readonly start: number,
+    readonly size: number,
+    description?: string,
+  ) {
+    this.description = description ?? inner.description;
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    return this.inner.read(this.start + offset, length);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * Reads at least `minFetch` bytes at a time and keeps the last block, so a run of small sequential reads (a local
+ * header, then the GGUF header behind it) costs one request on a remote source instead of several.
+ */
+export class PrefetchSource implements RandomAccessSource {
+  private block: Uint8Array = new Uint8Array(0);
+  private blockStart = 0;
+  constructor(
+    private readonly inner: RandomAccessSource,
+    private readonly minFetch: number,
+  ) {}
+
+  get size(): number {
+    return this.inner.size;
+  }
+  get description(): string {
+    return this.inner.description;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    const blockEnd = this.blockStart + this.block.length;
+    if (offset >= this.blockStart && offset + length <= blockEnd) {
+      return this.block.subarray(offset - this.blockStart, offset - this.blockStart + length);
+    }
+    // Reuse the cached bytes that overlap the start of the request; fetch only the rest.
+    const cached = offset >= this.blockStart && offset < blockEnd ? this.block.subarray(offset - this.blockStart) : undefined;
+    const from = offset + (cached?.length ?? 0);
+    const fetchLength = Math.min(this.size - from, Math.max(offset + length - from, this.minFetch));
+    const fresh = await this.inner.read(from, fetchLength);
+    const block = cached ? new Uint8Array(cached.length + fresh.length) : fresh;
+    if (cached) {
+      block.set(cached, 0);
+      block.set(fresh, cached.length);
+    }
+    this.block = block;
+    this.blockStart = offset;
+    return block.subarray(0, length);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * A remote file (or a remote `.catN` shard set) read with HTTP `Range` requests, for `inspect` before a download.
+ * Each part is addressed by its hub `/resolve` URL; the first read follows the redirect to the CDN (the token goes
+ * only to the hub's origin, see hub/http.ts) and later reads go straight to the CDN URL. Counts requests and body
+ * bytes so callers can report what a remote inspection cost.
+ */
+import type { Dispatcher } from 'undici';
+import { HubError } from '../errors.js';
+import { header, hubErrorFor, send } from '../hub/http.js';
+import { RetryableError, withRetries } from '../download/retry.js';
+import type { RetryOptions } from '../download/retry.js';
+import { readAcrossParts } from './shard-source.js';
+import { checkRange } from './source.js';
+import type { RandomAccessSource } from './source.js';
+
+export interface RemotePart {
+  /** Where to ask first (the hub's resolve URL). */
+  url: string;
+  size: number;
+  /** Name shown in errors (the repo path). */
+  name: string;
+}
+
+export interface HttpSourceOptions {
+  dispatcher: Dispatcher;
+  token?: { origin: string; value: string } | undefined;
+  signal?: AbortSignal | undefined;
+  retry?: RetryOptions | undefined;
+  /** For error messages. */
+  repo: string;
+  revision: string;
+}
+
+export class HttpShardSource implements RandomAccessSource {
+  readonly size: number;
+  readonly description: string;
+  /** HTTP requests sent, redirects included. */
+  requests = 0;
+  /** Body bytes received. */
+  bytes = 0;
+  private readonly locations: string[];
+  private readonly sizes: number[];
+
+  constructor(
+    private readonly parts: readonly RemotePart[],
+    private readonly options: HttpSourceOptions,
+  ) {
+    this.sizes = parts.map((p) => p.size);
+    this.size = this.sizes.reduce((a, b) => a + b, 0);
+    this.locations = parts.map((p) => p.url);
+    const first = parts[0]?.name ?? '?';
+    this.description = `${options.repo}/${first}${parts.length > 1 ? ` (+${parts.length - 1} shards)` : ''}`;
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this, offset, length);
+    return readAcrossParts(this.sizes, offset, length, (index, inPart, n, into, at) =>
+      withRetries(
+        `Reading ${this.parts[index]!.name} from the hub`,
+        () => this.fetchPart(index, inPart, n, into, at),
+        { ...this.options.retry, signal: this.options.signal },
+      ),
+    );
+  }
+
+  private async fetchPart(index: number, start: number, length: number, into: Uint8Array, at: number): Promise<void> {
+    const part = this.parts[index]!;
+    const url = this.locations[index]!;
+    const target = { repo: this.options.repo, revision: this.options.revision, file: part.name };
+    const response = await send(url, {
+      dispatcher: this.options.dispatcher,
+      signal: this.options.signal,
+      token: this.options.token,
+      headers: { range: `bytes=${start}-${start + length - 1}` },
+    });
+    this.requests += response.url === url ? 1 : 2;
+    if (response.status >= 400) {
+      await response.body.dump().catch(() => {});
+      throw hubErrorFor(response.status, response.headers, target);
+    }
+    const range = header(response.headers, 'content-range');
+    const rangeStart = range === undefined ? undefined : Number(/bytes (\d+)-/.exec(range)?.[1]);
+    const usable = response.status === 206 ? rangeStart === start : response.status === 200 && start === 0;
+    if (!usable) {
+      await response.body.dump().catch(() => {});
+      throw new HubError(`The server answered a Range request for ${part.name} with HTTP ${response.status} ${range ?? ''}.`, {
+        hint: 'Remote inspection needs a server that honours Range requests; download the model and inspect it locally.',
+      });
+    }
+    this.locations[index] = response.url;
+    let got = 0;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      const take = Math.min(chunk.length, length - got);
+      into.set(chunk.subarray(0, take), at + got);
+      got += take;
+      this.bytes += chunk.length;
+      if (got >= length) break;
+    }
+    if (got < length) throw new RetryableError(`The body for ${part.name} ended after ${got} of ${length} bytes.`);
+  }
+
+  async close(): Promise<void> {}
+}
