@@ -2,7 +2,7 @@
  * serve / ps / logs / stop through the built CLI as a child process (LLAMACTL_HOME in a temp dir), against the
  * real engine. Includes the guarantee that a SIGKILLed foreground `llamactl serve` leaves no engine behind.
  */
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { createServer, type Server } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,7 +42,7 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 }
 
 /** Starts a foreground `llamactl serve --json` and resolves with its ready event. */
-async function serveForeground(extra: string[] = []): Promise<{ cli: ResultPromise<{ reject: false }>; ready: { pid: number; url: string } }> {
+async function serveForeground(extra: string[] = []) {
   const cli = execa(process.execPath, [CLI, 'serve', ggufPath, ...serveArgs, '--json', ...extra], { env, reject: false });
   const ready = await new Promise<{ pid: number; url: string }>((resolve, reject) => {
     let buffer = '';
