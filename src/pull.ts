@@ -94,8 +94,8 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     const path = join(dir, set.name);
     const shards = set.shards.map(({ path: name, size, sha256 }) => ({ name, size, sha256 }));
     const size = shards.reduce((sum, s) => sum + s.size, 0);
-    options.onProgress?.({ type: 'resolved', repo: parsed.repo, commit, name: set.name, path, size, shards });
     await makeDir(dir);
+    options.onProgress?.({ type: 'resolved', repo: parsed.repo, commit, name: set.name, path, size, shards });
 
     const verify = options.verify ?? true;
     const existing = await upToDate(path, shards, verify);

@@ -47,20 +47,28 @@ export interface DownloadResult {
   shards: { name: string; size: number; sha256: string }[];
 }
 
-/** Opens (or resumes) `<target>.part` and its journal. */
-async function openPart(plan: DownloadPlan, chunkSize: number, total: number) {
+/** What is already on disk for this download: a `.part` of the right size with a matching journal, or nothing. */
+async function resumeState(plan: DownloadPlan, chunkSize: number, total: number): Promise<JournalData> {
   const partPath = `${plan.target}.part`;
   const want = { commit: plan.commit, chunkSize, shards: plan.shards.map(({ name, size, sha256 }) => ({ name, size, sha256 })) };
   const journal = await readJournal(journalPath(partPath));
   const partSize = await stat(partPath).then((s) => s.size, () => -1);
-  if (journal && journalMatches(journal, want) && partSize === total) {
-    const file = await open(partPath, 'r+');
-    return { partPath, file, data: journal, resumed: true };
-  }
+  if (journal && journalMatches(journal, want) && partSize === total) return journal;
+  return { version: 1, ...want, done: [], verified: [] };
+}
+
+/** Opens the `.part` to resume it, or creates it at its full size (sparse) with an empty journal. */
+async function openPart(partPath: string, journal: JournalWriter, total: number, resumed: boolean): Promise<FileHandle> {
+  if (resumed) return open(partPath, 'r+');
   const file = await open(partPath, 'w+', 0o644);
-  await file.truncate(total);
-  const data: JournalData = { version: 1, ...want, done: [], verified: [] };
-  return { partPath, file, data, resumed: false };
+  try {
+    await file.truncate(total);
+    await journal.update(() => {});
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+  return file;
 }
 
 /**
@@ -72,12 +80,17 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   const total = sizes.reduce((a, b) => a + b, 0);
   const offsets = shardOffsets(sizes);
   const connections = Math.max(1, Math.min(64, options.connections));
-  const { partPath, file, data, resumed } = await openPart(plan, options.chunkSize ?? chooseChunkSize(total, connections), total);
+  const partPath = `${plan.target}.part`;
+  const data = await resumeState(plan, options.chunkSize ?? chooseChunkSize(total, connections), total);
+  const resumed = data.done.length > 0 || data.verified.length > 0;
+  const done = new Set(data.done);
+  // Checked before planning: a size the disk cannot hold must not cost a plan of millions of chunks.
+  await options.beforeFirstByte(done.size === 0 ? total : total - planChunks(sizes, data.chunkSize).filter((c) => done.has(c.id)).reduce((sum, c) => sum + c.end - c.start, 0));
+  const chunks = planChunks(sizes, data.chunkSize);
   const journal = new JournalWriter(journalPath(partPath), data);
+  const file = await openPart(partPath, journal, total, resumed);
   try {
-    const chunks = planChunks(sizes, data.chunkSize);
     const run = new SetRun(plan, options, file, journal, chunks, offsets, data);
-    await options.beforeFirstByte(total - run.doneBytes());
     options.onProgress?.({ type: 'start', total, done: run.doneBytes(), connections, resumed });
     const shas = await run.execute();
     await journal.settle();

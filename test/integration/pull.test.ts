@@ -1,0 +1,209 @@
+import { execa } from 'execa';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readJournal } from '../../src/download/journal.js';
+import type { Fault } from '../../src/hub/local-hub.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { dataRequests, expectedQ2K, fileSha256, fixtureRepo, REPO, startTestHub, type TestHub } from '../helpers/hub.js';
+
+/** `llamactl pull` as a user runs it: a child process against the local two-origin hub. */
+describe('llamactl pull (CLI)', () => {
+  let t: TestHub;
+  const q2k = expectedQ2K();
+  const storePath = () => join(t.home, 'models', 'Mozilla', 'Test-Model-llamafile');
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...t.env, ...env } });
+
+  beforeEach(async () => {
+    t = await startTestHub({
+      repos: {
+        [REPO]: fixtureRepo(),
+        'acme/private': { files: { 'Secret.Q4_0.llamafile': { size: 300_000, seed: 5 } }, token: 'hf_right' },
+        'acme/huge': { files: { 'Huge.Q2_K.llamafile': { size: 10 ** 15, sha256: 'b'.repeat(64) } } },
+      },
+    });
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('pulls a multi-shard set into the store; ls shows it; a re-pull is a no-op; rm removes it', async () => {
+    const pulled = await cli(['pull', `${REPO}:Q2_K`, '--json']);
+    expect(pulled.stderr).toBe('');
+    expect(pulled.exitCode).toBe(0);
+    const lines = pulled.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; path?: string });
+    expect(lines[0]?.type).toBe('resolved');
+    const result = lines.at(-1)!;
+    expect(result).toMatchObject({ type: 'result', path: join(storePath(), 'Test.Q2_K.llamafile'), size: 6_000_025 });
+    expect(await fileSha256(result.path!)).toBe(q2k.sha256);
+    expect((await stat(result.path!)).mode & 0o777).toBe(0o755);
+    expect((await readdir(storePath())).sort()).toEqual(['Test.Q2_K.llamafile', 'manifest.json']);
+
+    const ls = await cli(['ls']);
+    expect(ls.exitCode).toBe(0);
+    expect(ls.stdout).toMatch(/Test\.Q2_K\.llamafile\s+6\.00 MB\s+Mozilla\/Test-Model-llamafile@/);
+    const listed = JSON.parse((await cli(['ls', '--json'])).stdout) as { name: string; shards: unknown[] }[];
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.shards).toHaveLength(3);
+
+    const before = dataRequests(t.hub).length;
+    const again = await cli(['pull', `${REPO}:q2_k`]);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain('already complete and verified');
+    expect(dataRequests(t.hub).length).toBe(before);
+
+    const removed = await cli(['rm', `${REPO}:Q2_K`]);
+    expect(removed.exitCode).toBe(0);
+    expect(removed.stdout).toContain('Removed');
+    expect((await cli(['ls'])).stdout).toContain('No models');
+    const missing = await cli(['rm', `${REPO}:Q2_K`]);
+    expect(missing.exitCode).toBe(3);
+  });
+
+  it('prints progress lines to stderr when not on a TTY, and the path on stdout', async () => {
+    const result = await cli(['pull', `${REPO}:Q4_0`, '--dir', join(t.home, 'here')]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.trim()).toMatch(new RegExp(`^${join(t.home, 'here', 'Test.Q4_0.llamafile')} \\(2\\.00 MB in .*sha256 verified\\)$`));
+    expect(result.stderr).toContain('Test.Q4_0.llamafile.cat1 verified');
+  });
+
+  it('sends the token to the hub and never to the CDN', async () => {
+    const result = await cli(['pull', 'acme/private', '--quiet'], { HF_TOKEN: 'hf_right' });
+    expect(result.exitCode).toBe(0);
+    const hub = t.hub.requests.filter((r) => r.origin === 'hub');
+    const cdn = t.hub.requests.filter((r) => r.origin === 'cdn');
+    expect(hub.length).toBeGreaterThan(0);
+    expect(cdn.length).toBeGreaterThan(0);
+    expect(hub.every((r) => r.headers.authorization === 'Bearer hf_right')).toBe(true);
+    expect(cdn.some((r) => 'authorization' in r.headers)).toBe(false);
+  });
+
+  it('tells the user to set HF_TOKEN on 401 (exit 4)', async () => {
+    const result = await cli(['pull', 'acme/private']);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toMatch(/^llamactl: The hub refused access to acme\/private.*HF_TOKEN/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    [['pull', 'not a ref'], 2, /Malformed model reference/],
+    [['pull', `${REPO}:Q8_0`], 3, /has no quant Q8_0\. Choose one of: .*:Q2_K.*:Q4_0/],
+    [['pull', REPO], 2, /holds 3 models; say which one/],
+    [['pull', 'acme/nothere'], 3, /Repository acme\/nothere not found/],
+    [['pull', `${REPO}:Q2_K`, '--revision', 'v9'], 3, /Revision v9 not found/],
+    [['pull', REPO, '--file', '../x.llamafile'], 2, /unsafe file name/],
+    [['pull', `${REPO}:Q2_K`, '--connections', 'many'], 2, /--connections must be a positive number/],
+  ])('%j exits %i with one clear line', async (args, code, message) => {
+    const result = await cli(args);
+    expect(result.exitCode).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dataRequests(t.hub)).toHaveLength(0);
+  });
+
+  const faults: [string, Fault[], string[]][] = [
+    ['connection reset', [{ kind: 'reset', times: 2 }], []],
+    ['503', [{ kind: 'status', status: 503, times: 2 }], []],
+    ['429 + Retry-After', [{ kind: 'status', status: 429, retryAfter: 1 }], []],
+    ['truncated body', [{ kind: 'truncate', times: 2 }], []],
+    ['corrupted byte (once)', [{ kind: 'corrupt', afterBytes: 99 }], []],
+    ['no Range support', [{ kind: 'no-range', times: Infinity }], []],
+    ['stall', [{ kind: 'stall', afterBytes: 10 }], ['--stall-timeout', '0.5']],
+  ];
+  it.each(faults)('recovers from a %s with a bit-identical file', async (what, injected, flags) => {
+    t.hub.setFaults(injected);
+    const out = join(t.home, 'out');
+    const result = await cli(['pull', `${REPO}:Q2_K`, '--dir', out, ...flags]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await fileSha256(join(out, 'Test.Q2_K.llamafile'))).toBe(q2k.sha256);
+    expect(result.stderr).toMatch(what === 'corrupted byte (once)' ? /sha256 mismatch.*downloading it again/ : what === 'no Range support' ? /verified/ : /retrying/);
+  });
+
+  it('fails with exit 5 and no final file when a shard stays corrupt', async () => {
+    t.hub.setFaults([{ kind: 'corrupt', file: 'cat1', times: Infinity }]);
+    const out = join(t.home, 'out');
+    const result = await cli(['pull', `${REPO}:Q2_K`, '--dir', out, '--quiet']);
+    expect(result.exitCode).toBe(5);
+    expect(result.stderr).toMatch(/^llamactl: Test\.Q2_K\.cat1\.llamafile failed its sha256 check twice/m);
+    expect(await readdir(out)).not.toContain('Test.Q2_K.llamafile');
+  });
+
+  it('fails with exit 7 on an HTML page instead of bytes', async () => {
+    t.hub.setFaults([{ kind: 'html', times: Infinity }]);
+    const result = await cli(['pull', `${REPO}:Q4_0`, '--quiet']);
+    expect(result.exitCode).toBe(7);
+    expect(result.stderr).toMatch(/web page instead of the bytes/);
+  });
+
+  it('refuses before the first byte when the disk is too small (exit 6)', async () => {
+    const result = await cli(['pull', 'acme/huge']);
+    expect(result.exitCode).toBe(6);
+    expect(result.stderr).toMatch(/^llamactl: Not enough disk space .*1000\.0 TB still to write/m);
+    expect(dataRequests(t.hub)).toHaveLength(0);
+  });
+
+  it('refuses a folder it cannot write (exit 2), writing nothing', async () => {
+    const dir = join(t.home, 'ro');
+    await mkdir(dir);
+    await chmod(dir, 0o555);
+    // root writes anywhere; a path under a regular file fails for everyone.
+    const target = process.getuid?.() === 0 ? join(t.home, 'models-file', 'sub') : dir;
+    if (process.getuid?.() === 0) await writeFile(join(t.home, 'models-file'), '');
+    const result = await cli(['pull', `${REPO}:Q4_0`, '--dir', target]);
+    await chmod(dir, 0o755);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/^llamactl: Cannot write to .* \((EACCES|ENOTDIR|EEXIST)\)\. Choose a writable folder/);
+    expect(await readdir(dir)).toEqual([]);
+    expect(dataRequests(t.hub)).toHaveLength(0);
+  });
+
+  it('resumes after kill -9, re-fetching only what the journal did not record', async () => {
+    t.hub.setRateLimit(1_500_000);
+    const out = join(t.home, 'out');
+    const part = join(out, 'Test.Q2_K.llamafile.part');
+    const child = execa(process.execPath, [CLI, 'pull', `${REPO}:Q2_K`, '--dir', out, '--connections', '2', '--quiet'], { env: t.env, reject: false });
+    for (let i = 0; i < 200; i++) {
+      const journal = await readJournal(`${part}.journal`);
+      if (journal && journal.done.length >= 2) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    await child;
+    const journal = await readJournal(`${part}.journal`);
+    expect(journal?.done.length).toBeGreaterThanOrEqual(2);
+    expect((await readdir(out)).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal']);
+    const chunk = journal!.chunkSize;
+    const sizes = [3_000_017, 2_000_005, 1_000_003];
+    const doneBytes = journal!.done.reduce((sum, id) => {
+      let rest = id;
+      for (const size of sizes) {
+        const count = Math.ceil(size / chunk);
+        if (rest < count) return sum + Math.min(chunk, size - rest * chunk);
+        rest -= count;
+      }
+      return sum;
+    }, 0);
+
+    t.hub.setRateLimit(undefined);
+    const before = t.hub.cdnBytes;
+    const resumed = await cli(['pull', `${REPO}:Q2_K`, '--dir', out]);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming, .* already on disk/);
+    expect(await fileSha256(join(out, 'Test.Q2_K.llamafile'))).toBe(q2k.sha256);
+    expect(t.hub.cdnBytes - before).toBe(6_000_025 - doneBytes);
+    expect(await readdir(out)).toEqual(['Test.Q2_K.llamafile']);
+  });
+
+  it('stops on Ctrl-C keeping the partial file and journal, and says how to resume (exit 130)', async () => {
+    t.hub.setRateLimit(300_000);
+    const out = join(t.home, 'out');
+    const child = execa(process.execPath, [CLI, 'pull', `${REPO}:Q2_K`, '--dir', out, '--connections', '2'], { env: t.env, reject: false });
+    for (let i = 0; i < 200 && !(await readJournal(join(out, 'Test.Q2_K.llamafile.part.journal'))); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(String(result.stderr)).toMatch(/interrupted.*run the same command again to resume/);
+    expect((await readdir(out)).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal']);
+    expect((await readFile(join(out, 'Test.Q2_K.llamafile.part'))).length).toBe(6_000_025);
+  });
+});
