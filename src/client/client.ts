@@ -276,19 +276,24 @@ export class LlamafileClient {
     { allowErrors = false }: { allowErrors?: boolean } = {},
   ): Promise<Dispatcher.ResponseData> {
     const url = `${this.baseUrl}${path}`;
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await request(url, {
-        dispatcher: this.#agent,
-        method,
-        headers: this.#headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(signal ? { signal } : {}),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
-    } catch (error) {
-      throw transportError(error, { url, signal, timeoutMs: this.timeoutMs });
+    let response: Dispatcher.ResponseData | undefined;
+    // One retry when a kept-alive socket turns out to be closed by the server (llama.cpp's HTTP server drops idle
+    // connections after a few seconds, and every connection after 100 requests): nothing was processed then.
+    for (let attempt = 0; response === undefined; attempt++) {
+      try {
+        response = await request(url, {
+          dispatcher: this.#agent,
+          method,
+          headers: this.#headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          ...(signal ? { signal } : {}),
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+        });
+      } catch (error) {
+        if (attempt === 0 && !signal?.aborted && isStaleSocket(error)) continue;
+        throw transportError(error, { url, signal, timeoutMs: this.timeoutMs });
+      }
     }
     if (response.statusCode >= 400 && !allowErrors) {
       let text = '';
@@ -301,6 +306,11 @@ export class LlamafileClient {
     }
     return response;
   }
+}
+
+function isStaleSocket(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function isMissingEndpoint(error: unknown): boolean {
