@@ -25,3 +25,12 @@ export { detectRuntime, type DetectRuntimeOptions } from './runtime/detect-runti
 export { buildServerArgs, type ServerArgsOptions } from './runtime/server-args.js';
 export type { RuntimeInfo, RuntimeKind } from './runtime/runtime-info.js';
 export type { ExitInfo } from './server/launch-engine.js';
+export { inspect, type InspectOptions, type InspectResult } from './inspect.js';
+export { readLlamafile, readGgufMetadata, type LlamafileInfo, type ReadLlamafileOptions } from './format/llamafile.js';
+export type { GgufMetadata, GgufKv, GgufValue, GgufArray, GgufTensorInfo, ReadGgufOptions } from './format/gguf-reader.js';
+export { summarizeModel, type ModelSummary } from './format/model-summary.js';
+export { estimateMemory, checkFit, systemMemory, insufficientMemoryError, MEMORY_MARGIN, type MemoryEstimate, type EstimateMemoryOptions, type FitVerdict, type SystemMemory } from './format/fit.js';
+export { FileSource, type RandomAccessSource } from './format/source.js';
+export { writeTinyModel, ensureTinyModel, type TinyModelOptions } from './engine/tiny-model.js';
+export { writeStandinLlamafile, ensureStandinLlamafile, type StandinOptions } from './engine/standin-llamafile.js';
+export { runDemo, type DemoOptions, type DemoResult, type DemoEvent, type DemoStep } from './demo.js';
