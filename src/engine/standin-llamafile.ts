@@ -166,7 +166,7 @@ export async function ensureStandinLlamafile(
 ): Promise<string> {
   const ggufPath = await ensureTinyModel(engine, env);
   const ggufKey = basename(ggufPath, '.gguf');
-  const key = hashInputs(ggufKey, engine.serverPath, script.toString());
+  const key = hashInputs(ggufKey, engine.serverPath, await readFile(new URL(import.meta.url)));
   const path = join(cacheDir(env), 'fixtures', `tiny-standin-${key}.llamafile`);
   return ensureFile(path, (tmp) =>
     writeStandinLlamafile(tmp, { ggufPath, serverPath: engine.serverPath, ggufName: 'tiny-llama.gguf' }),

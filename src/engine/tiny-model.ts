@@ -239,12 +239,8 @@ export async function ensureTinyModel(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const vocab = vocabPath(engine);
-  const key = hashInputs(
-    `tiny-model v${GENERATOR_VERSION}`,
-    JSON.stringify(TINY_MODEL_CONFIG),
-    CHATML_TEMPLATE,
-    await readFile(vocab),
-  );
+  // The generator's own source is part of the key, so any change to it rebuilds the fixture.
+  const key = hashInputs(`tiny-model v${GENERATOR_VERSION}`, await readFile(new URL(import.meta.url)), await readFile(vocab));
   const path = join(cacheDir(env), 'fixtures', `tiny-llama-${key}.gguf`);
   return ensureFile(path, (tmp) => writeTinyModel(tmp, { vocabPath: vocab }));
 }
