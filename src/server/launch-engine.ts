@@ -15,7 +15,7 @@ export interface LaunchOptions {
   executable: { path: string; ape: boolean };
   args: readonly string[];
   env?: NodeJS.ProcessEnv | undefined;
-  /** Detached mode: output goes to this file (appended) so the engine can outlive us. Otherwise pipes. */
+  /** Detached mode: output goes to this file (truncated first) so the engine can outlive us. Otherwise pipes. */
   logFile?: string | undefined;
   /** Kill the engine's group when we die (foreground). @default true unless logFile is set */
   watchdog?: boolean | undefined;
@@ -75,7 +75,8 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     tail.push(text);
     options.onChunk?.(text);
   };
-  const fd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a', 0o600);
+  // A new server starts a new log: `llamactl logs NAME` shows this run only.
+  const fd = options.logFile === undefined ? undefined : openSync(options.logFile, 'w', 0o600);
   const logStart = fd === undefined ? 0 : fstatSync(fd).size;
   // execa's types list only fds 3-9, but any open fd is handed to spawn as is (the child inherits it).
   const output = fd === undefined

@@ -134,15 +134,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   let exited: Promise<ExitInfo>;
   if (options.detach) {
-    const startTime = (await processStartTime(first.engine.pid)) ?? '';
-    await saveServer(
-      {
-        name, pid: first.engine.pid, startTime, url, host: first.host, port: first.port, model,
-        runtime: kind, healthPath: healthPath(kind), argv: redactKey(first.engine.command), logFile: logFile!,
-        createdAt: new Date().toISOString(), gpu,
-      },
-      env,
-    );
+    try {
+      const startTime = (await processStartTime(first.engine.pid)) ?? '';
+      await saveServer(
+        {
+          name, pid: first.engine.pid, startTime, url, host: first.host, port: first.port, model,
+          runtime: kind, healthPath: healthPath(kind), argv: redactKey(first.engine.command), logFile: logFile!,
+          createdAt: new Date().toISOString(), gpu,
+        },
+        env,
+      );
+    } catch (error) {
+      // A background server nobody can find again (no record) must not be left running.
+      await stopCurrent();
+      throw error;
+    }
     first.engine.release();
     exited = first.engine.exited;
   } else {
