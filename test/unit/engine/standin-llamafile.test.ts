@@ -4,12 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STANDIN_VERSION_LINE, writeStandinLlamafile } from '../../../src/engine/standin-llamafile.js';
+import { fixture, serveUntilLoaded } from './tiny-serve-helper.js';
 
-function fixture(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: test/helpers/global-setup.ts did not run.`);
-  return value;
-}
 
 describe('stand-in llamafile', () => {
   let dir: string;
@@ -102,21 +98,13 @@ describe('stand-in llamafile', () => {
 
   it('serves the tiny model through the real llama-server, exec-ing it (same pid)', async () => {
     const path = fixture('LLAMACTL_TEST_LLAMAFILE');
-    const server = execa(
+    const server = await serveUntilLoaded(
       path,
       ['--server', '--nobrowser', '--host', '127.0.0.1', '--port', '0', '-c', '256', '-ngl', '0', '-t', '1'],
-      { all: true, reject: false, env: { TMPDIR: dir } },
+      { TMPDIR: dir },
     );
+    const { url } = server;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let log = '';
-        server.all!.on('data', (chunk: Buffer) => {
-          log += chunk.toString();
-          const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(log);
-          if (match && /model loaded/.test(log)) resolve(match[1]!);
-        });
-        void server.then(() => reject(new Error(`stand-in exited:\n${log}`)));
-      });
       expect(await readlink(`/proc/${server.pid}/exe`)).toBe(await realpath(fixture('LLAMACTL_TEST_SERVER')));
       const health = await fetch(`${url}/health`);
       expect(health.status).toBe(200);
@@ -125,8 +113,7 @@ describe('stand-in llamafile', () => {
       ).json()) as { tokens_predicted: number };
       expect(completion.tokens_predicted).toBe(4);
     } finally {
-      server.kill('SIGTERM');
-      await server;
+      await server.stop();
     }
   });
 });

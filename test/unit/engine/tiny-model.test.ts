@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,12 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel, writeTinyModel } from '../../../src/engine/tiny-model.js';
 import { readGguf, kvNumber, kvString } from '../../../src/format/gguf-reader.js';
 import { FileSource } from '../../../src/format/source.js';
+import { fixture, serveUntilLoaded } from './tiny-serve-helper.js';
 
-function fixture(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: test/helpers/global-setup.ts did not run.`);
-  return value;
-}
 
 const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
 
@@ -66,21 +61,20 @@ describe('tiny model', () => {
   });
 
   it('loads and serves in the real llama-server, JSON-schema grammar included', async () => {
-    const server = execa(
-      fixture('LLAMACTL_TEST_SERVER'),
-      ['-m', fixture('LLAMACTL_TEST_GGUF'), '--host', '127.0.0.1', '--port', '0', '-c', '256', '-t', '1'],
-      { all: true, reject: false },
-    );
+    const server = await serveUntilLoaded(fixture('LLAMACTL_TEST_SERVER'), [
+      '-m',
+      fixture('LLAMACTL_TEST_GGUF'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '-c',
+      '256',
+      '-t',
+      '1',
+    ]);
+    const { url } = server;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let log = '';
-        server.all!.on('data', (chunk: Buffer) => {
-          log += chunk.toString();
-          const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(log);
-          if (match && /model loaded/.test(log)) resolve(match[1]!);
-        });
-        void server.then(() => reject(new Error(`llama-server exited:\n${log}`)));
-      });
       const completion = (await (
         await fetch(`${url}/completion`, {
           method: 'POST',
@@ -105,8 +99,7 @@ describe('tiny model', () => {
       const chat = (await response.json()) as { choices: [{ message: { content: string } }] };
       expect(typeof (JSON.parse(chat.choices[0].message.content) as { ok: unknown }).ok).toBe('boolean');
     } finally {
-      server.kill('SIGTERM');
-      await server;
+      await server.stop();
     }
   });
 });
