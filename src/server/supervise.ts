@@ -54,7 +54,6 @@ export async function supervise(options: SuperviseOptions): Promise<ExitInfo> {
       factor: 2,
       maxTimeout: 10_000,
       signal: options.signal,
-      unref: true,
       shouldConsumeRetry: ({ error }) => !(error instanceof Crashed && error.ranMs >= STABLE_MS),
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
         if (options.isStopping() || retriesLeft === 0) return;

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { isAlive } from '../../src/server/terminate-group.js';
 import { CLI, runCli } from '../helpers/cli.js';
@@ -17,12 +18,15 @@ const ggufPath = process.env.LLAMACTL_TEST_GGUF!;
 let home: string;
 let env: NodeJS.ProcessEnv;
 const enginePids: number[] = [];
+/** Foreground CLIs still running when a test fails; SIGKILLing them lets the watchdog take their engines down. */
+const children: { kill: (signal: NodeJS.Signals) => boolean }[] = [];
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'llamactl-serve-cli-'));
   env = { ...process.env, LLAMACTL_HOME: home };
 });
 afterEach(async () => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
   await runCli(['stop', '--all', '--grace', '1'], { env });
   for (const pid of enginePids.splice(0)) {
     if (isAlive(pid)) process.kill(-pid, 'SIGKILL');
@@ -44,6 +48,7 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 /** Starts a foreground `llamactl serve --json` and resolves with its ready event. */
 async function serveForeground(extra: string[] = []) {
   const cli = execa(process.execPath, [CLI, 'serve', ggufPath, ...serveArgs, '--json', ...extra], { env, reject: false });
+  children.push(cli);
   const ready = await new Promise<{ pid: number; url: string }>((resolve, reject) => {
     let buffer = '';
     cli.stdout!.on('data', (data: Buffer) => {
@@ -90,6 +95,7 @@ test('logs -f follows a detached server until it is stopped', async () => {
   const ready = JSON.parse(serve.stdout.trim().split('\n').at(-1)!) as { pid: number; url: string };
   enginePids.push(ready.pid);
   const follow = execa(process.execPath, [CLI, 'logs', 'follow', '-f'], { env, reject: false });
+  children.push(follow);
   await fetch(`${ready.url}/completion`, { method: 'POST', body: JSON.stringify({ prompt: 'hi', n_predict: 2 }) });
   await new Promise((resolve) => setTimeout(resolve, 300));
   await runCli(['stop', 'follow'], { env });
@@ -105,6 +111,45 @@ test('SIGKILL of a foreground llamactl serve leaves no engine behind (within 2 s
   cli.kill('SIGKILL');
   await cli;
   expect(await waitGone(ready.pid, 2000)).toBe(true);
+});
+
+test('SIGKILL of a library user running two servers takes both engines down (one shared watchdog)', async () => {
+  const script = fileURLToPath(new URL('../fixtures/server/two-servers.mjs', import.meta.url));
+  const indexUrl = new URL('../../dist/index.js', import.meta.url).href;
+  const host = execa(process.execPath, [script, indexUrl, serverPath, ggufPath], { env, reject: false });
+  children.push(host);
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    host.stdout!.on('data', (data: Buffer) => {
+      const line = String(data).split('\n').find((l) => l.startsWith('['));
+      if (line) resolve(JSON.parse(line) as number[]);
+    });
+    void host.then((result) => reject(new Error(`exited early: ${result.stderr}`)));
+  });
+  enginePids.push(...pids);
+  expect(pids.every((pid) => isAlive(pid))).toBe(true);
+  host.kill('SIGKILL');
+  await host;
+  for (const pid of pids) expect(await waitGone(pid, 2000)).toBe(true);
+});
+
+test('--restart on-failure: a killed engine is restarted and the restart is logged', async () => {
+  const { cli, ready } = await serveForeground(['--restart', 'on-failure']);
+  const restarted = new Promise<string>((resolve) => {
+    cli.stdout!.on('data', (data: Buffer) => {
+      const line = String(data).split('\n').find((l) => l.includes('"type":"restart"'));
+      if (line) resolve(line);
+    });
+  });
+  process.kill(ready.pid, 'SIGKILL');
+  expect(JSON.parse(await restarted)).toMatchObject({ type: 'restart', attempt: 1, reason: 'killed by SIGKILL' });
+  let healthy = false;
+  for (let i = 0; i < 200 && !healthy; i++) {
+    healthy = await fetch(`${ready.url}/health`).then((r) => r.status === 200, () => false);
+    if (!healthy) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(healthy).toBe(true);
+  cli.kill('SIGINT');
+  expect((await cli).exitCode).toBe(0);
 });
 
 test('Ctrl-C (SIGINT) stops a foreground serve cleanly', async () => {
