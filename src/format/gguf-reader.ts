@@ -89,6 +89,9 @@ export async function readGguf(source: RandomAccessSource, options: ReadGgufOpti
   }
   const version = await cursor.u32('the GGUF version');
   if (version === 1) throw new FormatError(`${where} is GGUF version 1, which is no longer supported.`);
+  if (version === 0x02000000 || version === 0x03000000) {
+    throw new FormatError(`${where} is a big-endian GGUF, which llamactl (like llamafile) does not read.`);
+  }
   if (version !== 2 && version !== 3) throw new FormatError(`${where} has unknown GGUF version ${version}.`);
 
   // A tensor info takes at least 8 (name length) + 4 (n_dims) + 4 (type) + 8 (offset) bytes, a KV pair at least
@@ -168,10 +171,9 @@ export async function readGguf(source: RandomAccessSource, options: ReadGgufOpti
     kv.set(key, { key, type, value });
   }
 
-  const alignmentValue = kv.get('general.alignment')?.value;
-  const alignment = typeof alignmentValue === 'number' ? alignmentValue : GGUF_DEFAULT_ALIGNMENT;
-  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) {
-    throw new FormatError(`${where} is corrupt: general.alignment ${String(alignmentValue)} is not a power of two.`);
+  const alignment = kvNumber({ kv }, 'general.alignment') ?? GGUF_DEFAULT_ALIGNMENT;
+  if (!Number.isSafeInteger(alignment) || alignment <= 0 || alignment > 2 ** 30 || (alignment & (alignment - 1)) !== 0) {
+    throw new FormatError(`${where} is corrupt: general.alignment ${alignment} is not a power of two.`);
   }
 
   const tensors: GgufTensorInfo[] = [];

@@ -131,6 +131,30 @@ describe('readGguf', () => {
     expect(meta.dataOffset).toBe(gguf.length);
   });
 
+  it('honours general.alignment for the data section and tensor offsets', async () => {
+    const { header, offsets } = encodeGgufHeader({
+      kv: [{ key: 'general.architecture', type: GgufType.STRING, value: 'x' }],
+      tensors: [
+        { name: 'a', dims: [3], type: 0, data: new Uint8Array(12) },
+        { name: 'b', dims: [5], type: 0, data: new Uint8Array(20) },
+      ],
+      alignment: 256,
+    });
+    const file = new Uint8Array(header.length + 256 + 20);
+    file.set(header);
+    const meta = await readGguf(new BufferSource(file));
+    expect(meta.alignment).toBe(256);
+    expect(meta.dataOffset % 256).toBe(0);
+    expect(meta.tensors.map((t) => t.offset)).toEqual(offsets);
+    expect(offsets).toEqual([0, 256]);
+  });
+
+  it('names big-endian GGUFs instead of calling them corrupt', async () => {
+    const bytes = sampleGguf();
+    new DataView(bytes.buffer).setUint32(4, 3, false);
+    await expect(readGguf(new BufferSource(bytes))).rejects.toThrow(/big-endian/);
+  });
+
   it('reads ahead in a growing window: few reads for a big header', async () => {
     const source = new CountingSource(new BufferSource(sampleGguf()));
     await readGguf(source, { initialWindow: 1024 });
