@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,18 @@ describe('inspect, remote and from the CLI', () => {
     expect(human.stdout).toContain('llamactl tiny test model (llama, 4M, F16)');
     expect(human.stdout).toMatch(/Defaults\s+-m tiny-llama.gguf \.\.\./);
     expect(human.stdout).toMatch(/Memory\s+about .* at a context of 2048 \(llamafile default\)/);
+  });
+
+  it('finds a model in the store by name or owner/repo:QUANT before asking the hub', async () => {
+    const dir = join(home, 'models', 'Store', 'Tiny-llamafile');
+    await mkdir(dir, { recursive: true });
+    await copyFile(fixture('LLAMACTL_TEST_LLAMAFILE'), join(dir, 'Tiny.F16.llamafile'));
+    const before = hub.requests.length;
+    const byName = await inspect('Tiny.F16.llamafile', { env, memory: plenty });
+    expect(byName).toMatchObject({ origin: 'store', files: [join(dir, 'Tiny.F16.llamafile')], remote: undefined });
+    const byRef = await inspect('Store/Tiny-llamafile:F16', { env, memory: plenty });
+    expect(byRef.origin).toBe('store');
+    expect(hub.requests.length).toBe(before);
   });
 
   it('exits with clear errors on bad input', async () => {
