@@ -83,7 +83,8 @@ export class HttpShardSource implements RandomAccessSource {
     const usable = response.status === 206 ? rangeStart === start : response.status === 200 && start === 0;
     if (!usable) {
       await response.body.dump().catch(() => {});
-      throw new HubError(`The server answered a Range request for ${part.name} with HTTP ${response.status} ${range ?? ''}.`, {
+      const got = `HTTP ${response.status}${range ? ` (${range})` : ''}`;
+      throw new HubError(`The server answered a Range request for bytes ${start}- of ${part.name} with ${got}.`, {
         hint: 'Remote inspection needs a server that honours Range requests; download the model and inspect it locally.',
       });
     }

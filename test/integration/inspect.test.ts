@@ -101,6 +101,15 @@ describe('inspect, remote and from the CLI', () => {
     expect(human.stdout).toMatch(/Memory\s+about .* at a context of 2048 \(llamafile default\)/);
   });
 
+  it('retries a reset connection, and explains a server that ignores Range', async () => {
+    hub.setFaults([{ kind: 'reset', origin: 'cdn', times: 1, afterBytes: 10 }]);
+    const retried = await inspect(`${REPO}:F16`, { env, memory: plenty });
+    expect(retried.model.blockCount).toBe(2);
+    hub.setFaults([{ kind: 'no-range', origin: 'cdn', times: Number.POSITIVE_INFINITY }]);
+    await expect(inspect(`${REPO}:F16`, { env })).rejects.toThrow(/honours Range requests|HTTP 200/);
+    hub.setFaults([]);
+  });
+
   it('finds a model in the store by name or owner/repo:QUANT before asking the hub', async () => {
     const dir = join(home, 'models', 'Store', 'Tiny-llamafile');
     await mkdir(dir, { recursive: true });
