@@ -140,6 +140,22 @@ export class ByteCursor {
     return Number(value);
   }
 
+  /** Skips `count` length-prefixed strings (a vocabulary), awaiting only when the window needs a refill. */
+  async skipStrings(count: number, what: string): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      if (this.position < this.bufferStart || this.position + 8 > this.bufferEnd) await this.need(8, what);
+      const length = this.view.getBigUint64(this.position - this.bufferStart, true);
+      this.position += 8;
+      if (length > BigInt(Math.max(0, this.remaining))) {
+        throw new FormatError(
+          `${this.source.description} is corrupt: item ${i} of ${what} claims ${length} bytes at offset ` +
+            `${this.position - 8} but only ${Math.max(0, this.remaining)} remain.`,
+        );
+      }
+      this.position += Number(length);
+    }
+  }
+
   async bytes(n: number, what: string): Promise<Uint8Array> {
     await this.need(n, what);
     const index = this.at(n);

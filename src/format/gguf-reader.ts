@@ -148,6 +148,7 @@ export async function readGguf(source: RandomAccessSource, options: ReadGgufOpti
     const length = await cursor.length(`the length of ${what}`, size ?? 8);
     if (length > maxArrayItems) {
       if (size !== undefined) cursor.skip(length * size, what);
+      else if (itemType === GgufType.STRING) await cursor.skipStrings(length, what);
       else for (let i = 0; i < length; i++) await skipValue(itemType, what, depth + 1);
       return { itemType, length, items: undefined };
     }
