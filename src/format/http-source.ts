@@ -52,7 +52,7 @@ export class HttpShardSource implements RandomAccessSource {
     this.description = `${options.repo}/${first}${parts.length > 1 ? ` (+${parts.length - 1} shards)` : ''}`;
   }
 
-  read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     return readAcrossParts(this.sizes, offset, length, (index, inPart, n, into, at) =>
       withRetries(

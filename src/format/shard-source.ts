@@ -63,7 +63,7 @@ export class LocalShardSource implements RandomAccessSource {
     return new LocalShardSource(handles, sizes, description);
   }
 
-  read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     return readAcrossParts(this.sizes, offset, length, (index, inPart, n, into, at) =>
       readFully(this.handles[index]!, into, at, n, inPart),

@@ -122,7 +122,7 @@ export class SliceSource implements RandomAccessSource {
     this.description = description ?? inner.description;
   }
 
-  read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     return this.inner.read(this.start + offset, length);
   }
