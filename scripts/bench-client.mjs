@@ -7,7 +7,8 @@
  *    and of this process' CPU time. Target: ≤ 5 % wall-time overhead.
  * 2. SseDecoder throughput on synthetic /completion frames fed in 64 KiB chunks. Target: ≥ 100 MB/s.
  *
- * Needs `npm run build` and the engine (`npm run engine`). Options: --rounds N (default 21), --json.
+ * Needs `npm run build` and the engine (`npm run engine`). Options: --rounds N (default 21), --json, --url URL
+ * (measure against a server that is already running instead of starting the tiny model).
  */
 import { performance } from 'node:perf_hooks';
 import { request, Agent } from 'undici';
@@ -16,9 +17,7 @@ const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 0) || 21;
 const asJson = args.includes('--json');
 
-const { findEngine, ensureEngine } = await import('../dist/engine/engine.js');
-const { ensureTinyModel } = await import('../dist/engine/tiny-model.js');
-const { startServer } = await import('../dist/server/start-server.js');
+const urlArg = args.includes('--url') ? args[args.indexOf('--url') + 1] : undefined;
 const { LlamafileClient } = await import('../dist/client/client.js');
 const { SseDecoder } = await import('../dist/client/sse.js');
 
@@ -35,9 +34,17 @@ const cpuMs = () => {
 // ---------------------------------------------------------------------------------------------------------------
 // 1. Streamed completion: client vs raw undici
 
-const engine = (await findEngine()) ?? (await ensureEngine({ onProgress: (m) => console.error(`engine: ${m}`) }));
-const model = await ensureTinyModel(engine);
-const server = await startServer({ model, runtime: engine.serverPath, ctxSize: 512, parallel: 1 });
+// --url: an already running server (e.g. on a quieter machine); otherwise the engine serves the tiny model.
+const server = urlArg ? { url: urlArg, stop: async () => {} } : await startTinyServer();
+
+async function startTinyServer() {
+  const { findEngine, ensureEngine } = await import('../dist/engine/engine.js');
+  const { ensureTinyModel } = await import('../dist/engine/tiny-model.js');
+  const { startServer } = await import('../dist/server/start-server.js');
+  const engine = (await findEngine()) ?? (await ensureEngine({ onProgress: (m) => console.error(`engine: ${m}`) }));
+  const model = await ensureTinyModel(engine);
+  return startServer({ model, runtime: engine.serverPath, ctxSize: 512, parallel: 1 });
+}
 const body = { prompt: 'Once upon a time', n_predict: 256, ignore_eos: true, temperature: 0, seed: 1, stream: true };
 const client = new LlamafileClient({ baseUrl: server.url });
 const raw = new Agent({ connections: 1, keepAliveTimeout: 30_000 });

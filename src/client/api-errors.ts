@@ -6,7 +6,6 @@ import {
   AbortError,
   APIError,
   AuthenticationError,
-  ClientError,
   ConnectionError,
   LlamactlError,
   RequestTimeoutError,
@@ -130,9 +129,4 @@ function codeOf(error: unknown): string | undefined {
     current = Array.isArray(errors) && errors.length > 0 ? errors[0] : (current as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-/** Raised when a caller asks for something the client cannot honestly do. */
-export function unsupported(message: string, hint: string): ClientError {
-  return new ClientError(message, { hint });
 }

@@ -10,14 +10,13 @@
  * }
  */
 import { randomUUID } from 'node:crypto';
-import { Agent, request, type Dispatcher } from 'undici';
-import { AbortError, APIError } from '../errors.js';
+import { APIError } from '../errors.js';
 import { chatAccumulator, completionAccumulator, textCompletionAccumulator } from './accumulate.js';
-import { apiError, parseBody, transportError } from './api-errors.js';
+import { parseBody } from './api-errors.js';
 import { toNativeRequest, toTextCompletion } from './legacy-completions.js';
 import { parsePrometheus } from './metrics.js';
-import { decodeSse } from './sse.js';
 import { Stream, type Accumulator } from './stream.js';
+import { Transport } from './transport.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -54,14 +53,11 @@ export interface LlamafileClientOptions {
   connections?: number | undefined;
 }
 
-type Method = 'GET' | 'POST';
-
 export class LlamafileClient {
   readonly baseUrl: string;
   readonly apiKey: string | undefined;
   readonly timeoutMs: number;
-  readonly #agent: Agent;
-  readonly #headers: Record<string, string>;
+  readonly #http: Transport;
   /** Learnt on the first 404: this server (llamafile 0.8.x) has no /v1/completions. */
   #legacyCompletions = false;
 
@@ -79,53 +75,51 @@ export class LlamafileClient {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.apiKey = apiKey;
     this.timeoutMs = timeoutMs;
-    this.#agent = new Agent({ connections, keepAliveTimeout: 30_000, pipelining: 1 });
-    this.#headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    if (apiKey) this.#headers.authorization = `Bearer ${apiKey}`;
+    this.#http = new Transport({ baseUrl: this.baseUrl, apiKey, timeoutMs, connections });
   }
 
   /** GET /health. Resolves with ok=false on 503 (loading); throws ConnectionError when nothing answers. */
   async health(options: RequestOptions = {}): Promise<HealthStatus> {
-    const response = await this.#send('GET', '/health', undefined, options.signal, { allowErrors: true });
+    const response = await this.#http.send('GET', '/health', undefined, options.signal, { allowErrors: true });
     const body = parseBody(await response.body.text());
     return { ok: response.statusCode === 200, status: response.statusCode, body };
   }
 
   /** GET /props: the server's settings (context size, slots, chat template, default sampling). */
   props(options: RequestOptions = {}): Promise<Props> {
-    return this.#json('GET', '/props', undefined, options);
+    return this.#http.json('GET', '/props', undefined, options.signal);
   }
 
   /** GET /v1/models: the model this server serves (one entry). */
   models(options: RequestOptions = {}): Promise<ModelList> {
-    return this.#json('GET', '/v1/models', undefined, options);
+    return this.#http.json('GET', '/v1/models', undefined, options.signal);
   }
 
   /** GET /slots: what each slot is doing (needs a server started with slots enabled, the upstream default). */
   slots(options: RequestOptions = {}): Promise<Slot[]> {
-    return this.#json('GET', '/slots', undefined, options);
+    return this.#http.json('GET', '/slots', undefined, options.signal);
   }
 
   /** GET /metrics parsed into numbers (needs a server started with `--metrics`). */
   async metrics(options: RequestOptions = {}): Promise<Metrics> {
-    const response = await this.#send('GET', '/metrics', undefined, options.signal);
+    const response = await this.#http.send('GET', '/metrics', undefined, options.signal);
     return parsePrometheus(await response.body.text());
   }
 
   /** POST /tokenize. */
   tokenize(request: string | TokenizeRequest, options: RequestOptions = {}): Promise<TokenizeResponse> {
     const body = typeof request === 'string' ? { content: request } : request;
-    return this.#json('POST', '/tokenize', body, options);
+    return this.#http.json('POST', '/tokenize', body, options.signal);
   }
 
   /** POST /detokenize. */
   detokenize(tokens: readonly number[], options: RequestOptions = {}): Promise<DetokenizeResponse> {
-    return this.#json('POST', '/detokenize', { tokens }, options);
+    return this.#http.json('POST', '/detokenize', { tokens }, options.signal);
   }
 
   /** POST /v1/embeddings (needs a server started with `--embeddings`). */
   embeddings(request: EmbeddingsRequest, options: RequestOptions = {}): Promise<EmbeddingsResponse> {
-    return this.#json('POST', '/v1/embeddings', request, options);
+    return this.#http.json('POST', '/v1/embeddings', request, options.signal);
   }
 
   /** POST /completion, the native API. `stream: true` returns a Stream of frames (the last has `stop: true`). */
@@ -136,7 +130,7 @@ export class LlamafileClient {
     options: RequestOptions = {},
   ): Promise<CompletionResponse> | Stream<CompletionChunk, CompletionResponse> {
     if (request.stream) return this.#stream('/completion', request, options, completionAccumulator());
-    return this.#json('POST', '/completion', request, options);
+    return this.#http.json('POST', '/completion', request, options.signal);
   }
 
   /** POST /v1/chat/completions. With `response_format` JSON, `message.parsed` holds the parsed answer. */
@@ -151,7 +145,7 @@ export class LlamafileClient {
         result: () => (wantsJson ? withParsedJson(accumulator.result()) : accumulator.result()),
       });
     }
-    const pending = this.#json<ChatCompletion>('POST', '/v1/chat/completions', request, options);
+    const pending = this.#http.json<ChatCompletion>('POST', '/v1/chat/completions', request, options.signal);
     return wantsJson ? pending.then(withParsedJson) : pending;
   }
 
@@ -170,7 +164,7 @@ export class LlamafileClient {
 
   /** Closes the keep-alive connections. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#http.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -180,13 +174,13 @@ export class LlamafileClient {
   async #completionsOnce(request: CompletionsRequest, options: RequestOptions): Promise<TextCompletion> {
     if (!this.#legacyCompletions) {
       try {
-        return await this.#json<TextCompletion>('POST', '/v1/completions', request, options);
+        return await this.#http.json<TextCompletion>('POST', '/v1/completions', request, options.signal);
       } catch (error) {
         if (!isMissingEndpoint(error)) throw error;
         this.#legacyCompletions = true;
       }
     }
-    const native = await this.#json<CompletionResponse>('POST', '/completion', toNativeRequest(request), options);
+    const native = await this.#http.json<CompletionResponse>('POST', '/completion', toNativeRequest(request), options.signal);
     return toTextCompletion(native, `cmpl-${randomUUID()}`, request.model);
   }
 
@@ -194,7 +188,7 @@ export class LlamafileClient {
     if (!this.#legacyCompletions) {
       let started = false;
       try {
-        for await (const chunk of this.#events<TextCompletionChunk>('/v1/completions', request, signal)) {
+        for await (const chunk of this.#http.events<TextCompletionChunk>('/v1/completions', request, signal)) {
           started = true;
           yield chunk;
         }
@@ -205,7 +199,7 @@ export class LlamafileClient {
       }
     }
     const id = `cmpl-${randomUUID()}`;
-    for await (const frame of this.#events<CompletionChunk>('/completion', toNativeRequest(request), signal)) {
+    for await (const frame of this.#http.events<CompletionChunk>('/completion', toNativeRequest(request), signal)) {
       yield toTextCompletion(frame, id, request.model);
     }
   }
@@ -217,7 +211,7 @@ export class LlamafileClient {
     accumulator: Accumulator<TChunk, TFinal>,
   ): Stream<TChunk, TFinal> {
     const controller = new AbortController();
-    const stream = new Stream<TChunk, TFinal>((signal) => this.#events<TChunk>(path, body, signal), accumulator, controller);
+    const stream = new Stream<TChunk, TFinal>((signal) => this.#http.events<TChunk>(path, body, signal), accumulator, controller);
     // The caller's signal cancels the stream too.
     if (options.signal) {
       if (options.signal.aborted) controller.abort(options.signal.reason);
@@ -225,92 +219,6 @@ export class LlamafileClient {
     }
     return stream;
   }
-
-  /** Sends a streamed request and yields each SSE `data:` frame parsed; `[DONE]` or the end of the body ends it. */
-  async *#events<T>(path: string, body: unknown, signal: AbortSignal): AsyncGenerator<T> {
-    const url = `${this.baseUrl}${path}`;
-    const response = await this.#send('POST', path, body, signal);
-    try {
-      for await (const event of decodeSse(response.body)) {
-        // One read can hold many frames: stop at the next one once aborted, not at the end of the buffer.
-        if (signal.aborted) throw new AbortError(`The request to ${url} was aborted.`, { cause: signal.reason });
-        if (event.kind === 'error') throw apiError(undefined, parseBody(event.data), url);
-        if (event.data === '[DONE]') return;
-        const frame = parseBody(event.data);
-        if (frame === null || typeof frame !== 'object') {
-          throw new APIError(undefined, `The server sent a stream frame that is not JSON: ${event.data.slice(0, 200)}`, frame);
-        }
-        if ('error' in frame) throw apiError(undefined, frame, url);
-        yield frame as T;
-      }
-    } catch (error) {
-      throw transportError(error, { url, signal, timeoutMs: this.timeoutMs });
-    } finally {
-      // Closing the body early closes the connection: the server notices and frees the slot.
-      if (!response.body.destroyed) response.body.destroy();
-    }
-  }
-
-  async #json<T>(method: Method, path: string, body: unknown, options: RequestOptions): Promise<T> {
-    const response = await this.#send(method, path, body, options.signal);
-    const url = `${this.baseUrl}${path}`;
-    let text: string;
-    try {
-      text = await response.body.text();
-    } catch (error) {
-      throw transportError(error, { url, signal: options.signal, timeoutMs: this.timeoutMs });
-    }
-    const parsed = parseBody(text);
-    if (typeof parsed === 'string') {
-      throw new APIError(response.statusCode, `The server answered ${path} with something that is not JSON: ${text.slice(0, 200)}`, text);
-    }
-    return parsed as T;
-  }
-
-  /** One HTTP exchange; a status ≥ 400 becomes a typed APIError carrying the server's message. */
-  async #send(
-    method: Method,
-    path: string,
-    body: unknown,
-    signal: AbortSignal | undefined,
-    { allowErrors = false }: { allowErrors?: boolean } = {},
-  ): Promise<Dispatcher.ResponseData> {
-    const url = `${this.baseUrl}${path}`;
-    let response: Dispatcher.ResponseData | undefined;
-    // One retry when a kept-alive socket turns out to be closed by the server (llama.cpp's HTTP server drops idle
-    // connections after a few seconds, and every connection after 100 requests): nothing was processed then.
-    for (let attempt = 0; response === undefined; attempt++) {
-      try {
-        response = await request(url, {
-          dispatcher: this.#agent,
-          method,
-          headers: this.#headers,
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          ...(signal ? { signal } : {}),
-          headersTimeout: this.timeoutMs,
-          bodyTimeout: this.timeoutMs,
-        });
-      } catch (error) {
-        if (attempt === 0 && !signal?.aborted && isStaleSocket(error)) continue;
-        throw transportError(error, { url, signal, timeoutMs: this.timeoutMs });
-      }
-    }
-    if (response.statusCode >= 400 && !allowErrors) {
-      let text = '';
-      try {
-        text = await response.body.text();
-      } catch {
-        // the status alone still says what happened
-      }
-      throw apiError(response.statusCode, parseBody(text), url);
-    }
-    return response;
-  }
-}
-
-function isStaleSocket(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function isMissingEndpoint(error: unknown): boolean {
