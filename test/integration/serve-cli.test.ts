@@ -162,7 +162,7 @@ test('Ctrl-C (SIGINT) stops a foreground serve cleanly', async () => {
 });
 
 test('bad input gets a clear message and its exit code', async () => {
-  const missing = await runCli(['serve', join(home, 'nope.llamafile')], { env });
+  const missing = await runCli(['serve', join(home, 'nope.llamafile'), '-ngl', '99', '-np', '2'], { env });
   expect(missing.exitCode).toBe(3);
   expect(missing.stderr).toContain('No file at');
 

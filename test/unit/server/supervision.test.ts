@@ -9,6 +9,7 @@ import { AbortError, ServerStartError, ServerTimeoutError } from '../../../src/e
 import { launchEngine, type EngineProcess } from '../../../src/server/launch-engine.js';
 import { launchReady, type LaunchSpec } from '../../../src/server/launch-ready.js';
 import { findFreePort } from '../../../src/server/ports.js';
+import { supervise, type RestartEvent } from '../../../src/server/supervise.js';
 import { isAlive, terminateGroup } from '../../../src/server/terminate-group.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/server/${name}`, import.meta.url));
@@ -82,4 +83,33 @@ test('aborting while loading stops the process and throws AbortError', async () 
   setTimeout(() => controller.abort(), 300);
   const error = await launchReady(s).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(AbortError);
+});
+
+test('restart on failure is bounded: after maxRestarts the last exit is reported', async () => {
+  const s = await spec([]);
+  s.args = [fixture('healthy-then-crashes.mjs'), String(s.port), '100'];
+  const events: RestartEvent[] = [];
+  const controller = new AbortController();
+  const launches: EngineProcess[] = [];
+  const launch = async () => {
+    const ready = await launchReady(s);
+    launches.push(ready.engine);
+    started.push(ready.engine);
+    return ready;
+  };
+  const exit = await supervise({
+    first: await launch(),
+    restart: 'on-failure',
+    maxRestarts: 2,
+    signal: controller.signal,
+    isStopping: () => false,
+    relaunch: launch,
+    onRestart: (event) => events.push(event),
+  });
+  expect(exit).toEqual({ exitCode: 4, signal: undefined });
+  expect(launches).toHaveLength(3);
+  expect(events.map((e) => [e.attempt, e.reason, e.retriesLeft])).toEqual([
+    [1, 'exited with code 4', 2],
+    [2, 'exited with code 4', 1],
+  ]);
 });
