@@ -119,11 +119,9 @@ const VERSION_ZIP64 = 45;
 const MADE_BY_UNIX = (3 << 8) | VERSION_ZIP64;
 const DOS_DATE_1980 = 0x21; // 1980-01-01, fixed so archives are reproducible
 
-function localHeader(entry: ZipEntryLayout, name: Uint8Array, padding: number): Uint8Array {
-  const zip64Extra = entry.zip64 ? 20 : 0;
-  const header = new Bytes(LOCAL_HEADER_SIZE + name.length + zip64Extra + padding);
-  header
-    .u32(LOCAL_HEADER_SIG)
+/** The fields local and central headers share, from "version needed" to the name length. */
+function sharedFields(header: Bytes, entry: ZipEntryLayout, name: Uint8Array): Bytes {
+  return header
     .u16(entry.zip64 ? VERSION_ZIP64 : VERSION_STORED)
     .u16(0x0800) // names are UTF-8
     .u16(METHOD_STORED)
@@ -132,7 +130,13 @@ function localHeader(entry: ZipEntryLayout, name: Uint8Array, padding: number): 
     .u32(entry.crc32)
     .u32(entry.zip64 ? U32_MAX : entry.size)
     .u32(entry.zip64 ? U32_MAX : entry.size)
-    .u16(name.length)
+    .u16(name.length);
+}
+
+function localHeader(entry: ZipEntryLayout, name: Uint8Array, padding: number): Uint8Array {
+  const zip64Extra = entry.zip64 ? 20 : 0;
+  const header = new Bytes(LOCAL_HEADER_SIZE + name.length + zip64Extra + padding);
+  sharedFields(header.u32(LOCAL_HEADER_SIG), entry, name)
     .u16(zip64Extra + padding)
     .raw(name);
   if (entry.zip64) header.u16(ZIP64_EXTRA_ID).u16(16).u64(entry.size).u64(entry.size);
@@ -143,18 +147,7 @@ function localHeader(entry: ZipEntryLayout, name: Uint8Array, padding: number): 
 function centralHeader(entry: ZipEntryLayout, name: Uint8Array): Uint8Array {
   const zip64Extra = entry.zip64 ? 28 : 0;
   const header = new Bytes(CENTRAL_HEADER_SIZE + name.length + zip64Extra);
-  header
-    .u32(CENTRAL_HEADER_SIG)
-    .u16(MADE_BY_UNIX)
-    .u16(entry.zip64 ? VERSION_ZIP64 : VERSION_STORED)
-    .u16(0x0800)
-    .u16(METHOD_STORED)
-    .u16(0)
-    .u16(DOS_DATE_1980)
-    .u32(entry.crc32)
-    .u32(entry.zip64 ? U32_MAX : entry.size)
-    .u32(entry.zip64 ? U32_MAX : entry.size)
-    .u16(name.length)
+  sharedFields(header.u32(CENTRAL_HEADER_SIG).u16(MADE_BY_UNIX), entry, name)
     .u16(zip64Extra)
     .u16(0) // comment
     .u16(0) // disk
