@@ -142,7 +142,8 @@ interface SourceContext {
 async function inspectSource(source: RandomAccessSource, context: SourceContext): Promise<InspectResult> {
   const { options } = context;
   try {
-    const info = await readLlamafile(source, { expect: context.expect });
+    // Remote: a smaller largest window trades a request or two for megabytes not fetched past the header's end.
+    const info = await readLlamafile(source, { expect: context.expect, ...(context.remote ? { maxWindow: 4 * 2 ** 20 } : {}) });
     const model = summarizeModel(info.gguf);
     const fromArgs = ctxFromArgs(info.args);
     let ctxSource: InspectResult['ctxSource'] = 'default';

@@ -1,10 +1,13 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubAuthError } from '../../src/errors.js';
 import { LocalHub } from '../../src/hub/local-hub.js';
 import { inspect } from '../../src/inspect.js';
+import { writeStandinLlamafile } from '../../src/engine/standin-llamafile.js';
+import { GgufType } from '../../src/format/gguf-constants.js';
+import { encodeGgufHeader } from '../../src/format/gguf-writer.js';
 import { runCli } from '../helpers/cli.js';
 
 function fixture(name: string): string {
@@ -69,6 +72,44 @@ describe('inspect, remote and from the CLI', () => {
     const cdnBytes = sent.filter((r) => r.origin === 'cdn').reduce((sum, r) => sum + r.bytes, 0);
     expect(result.remote!.bytes).toBe(cdnBytes);
     expect(cdnBytes).toBeLessThan(1.2e6); // of a 9.1 MB file
+  });
+
+  it('reads a 405B-sized tokenizer header (9.4 MB: 128k tokens, 280k merges) in a few requests', async () => {
+    const tokens = Array.from({ length: 128_256 }, (_, i) => `tok_${i}`);
+    const merges = Array.from({ length: 280_147 }, (_, i) => `a${i} b${i}`);
+    const array = (itemType: GgufType, items: (string | number)[]) => ({ itemType, length: items.length, items });
+    const { header } = encodeGgufHeader({
+      kv: [
+        { key: 'general.architecture', type: GgufType.STRING, value: 'llama' },
+        { key: 'llama.block_count', type: GgufType.UINT32, value: 126 },
+        { key: 'tokenizer.ggml.tokens', type: GgufType.ARRAY, value: array(GgufType.STRING, tokens) },
+        { key: 'tokenizer.ggml.scores', type: GgufType.ARRAY, value: array(GgufType.FLOAT32, tokens.map(() => 0)) },
+        { key: 'tokenizer.ggml.token_type', type: GgufType.ARRAY, value: array(GgufType.INT32, tokens.map(() => 1)) },
+        { key: 'tokenizer.ggml.merges', type: GgufType.ARRAY, value: array(GgufType.STRING, merges) },
+      ],
+      tensors: [{ name: 't', dims: [8], type: 0, data: new Uint8Array(32) }],
+    });
+    const gguf = join(home, 'big.gguf');
+    await writeFile(gguf, Buffer.concat([header, Buffer.alloc(32 + 5_000_000)]));
+    const llamafile = join(home, 'big.llamafile');
+    await writeStandinLlamafile(llamafile, { ggufPath: gguf, serverPath: '/bin/false' });
+    const bytes = await readFile(llamafile);
+    // As in Mozilla's 405B sets, the whole header lies in cat0 (their shards are ~50 GB).
+    const files = {
+      'Big.Q2_K.cat0.llamafile': bytes.subarray(0, bytes.length - 300_000),
+      'Big.Q2_K.cat1.llamafile': bytes.subarray(bytes.length - 300_000),
+    };
+    const big = await LocalHub.start({ repos: { 'Test/Big-llamafile': { files } } });
+    try {
+      const result = await inspect('Test/Big-llamafile:Q2_K', { env: { ...env, HF_ENDPOINT: big.endpoint }, memory: plenty });
+      expect(result.model).toMatchObject({ vocabSize: 128_256, blockCount: 126 });
+      expect(result.remote!.requests).toBe(big.requests.length);
+      // 2 API calls, the tail, then the header in windows of up to 4 MiB (each shard's first read is redirected).
+      expect(result.remote!.requests).toBeLessThanOrEqual(12);
+      expect(result.remote!.bytes).toBeLessThan(header.length + 4 * 2 ** 20 + 70_000);
+    } finally {
+      await big.close();
+    }
   });
 
   it('reads a remote bare GGUF, and names the quant choices when the ref is ambiguous', async () => {
