@@ -125,6 +125,7 @@ export class LlamafileClient {
   /** POST /completion, the native API. `stream: true` returns a Stream of frames (the last has `stop: true`). */
   completion(request: CompletionRequest & { stream: true }, options?: RequestOptions): Stream<CompletionChunk, CompletionResponse>;
   completion(request: CompletionRequest & { stream?: false }, options?: RequestOptions): Promise<CompletionResponse>;
+  completion(request: CompletionRequest, options?: RequestOptions): Promise<CompletionResponse> | Stream<CompletionChunk, CompletionResponse>;
   completion(
     request: CompletionRequest,
     options: RequestOptions = {},
@@ -136,6 +137,7 @@ export class LlamafileClient {
   /** POST /v1/chat/completions. With `response_format` JSON, `message.parsed` holds the parsed answer. */
   chat(request: ChatRequest & { stream: true }, options?: RequestOptions): Stream<ChatCompletionChunk, ChatCompletion>;
   chat(request: ChatRequest & { stream?: false }, options?: RequestOptions): Promise<ChatCompletion>;
+  chat(request: ChatRequest, options?: RequestOptions): Promise<ChatCompletion> | Stream<ChatCompletionChunk, ChatCompletion>;
   chat(request: ChatRequest, options: RequestOptions = {}): Promise<ChatCompletion> | Stream<ChatCompletionChunk, ChatCompletion> {
     const wantsJson = request.response_format?.type === 'json_object' || request.response_format?.type === 'json_schema';
     if (request.stream) {
@@ -152,6 +154,7 @@ export class LlamafileClient {
   /** POST /v1/completions, or the native /completion reshaped where the server lacks it (llamafile 0.8.x). */
   completions(request: CompletionsRequest & { stream: true }, options?: RequestOptions): Stream<TextCompletionChunk, TextCompletion>;
   completions(request: CompletionsRequest & { stream?: false }, options?: RequestOptions): Promise<TextCompletion>;
+  completions(request: CompletionsRequest, options?: RequestOptions): Promise<TextCompletion> | Stream<TextCompletionChunk, TextCompletion>;
   completions(
     request: CompletionsRequest,
     options: RequestOptions = {},

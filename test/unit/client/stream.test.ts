@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { chatAccumulator, completionAccumulator } from '../../../src/client/accumulate.js';
 import { Stream } from '../../../src/client/stream.js';
-import type { ChatCompletionChunk } from '../../../src/client/types.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../../../src/client/types.js';
 import { ClientError } from '../../../src/errors.js';
 
 function chunk(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null): ChatCompletionChunk {
@@ -64,5 +64,19 @@ describe('chatAccumulator', () => {
       { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
       { id: 'call_2', type: 'function', function: { name: 'now', arguments: '{}' } },
     ]);
+  });
+});
+
+describe('typed overloads', () => {
+  it('a literal `stream: true` selects the Stream return type, otherwise a Promise (checked by tsc)', async () => {
+    const { LlamafileClient } = await import('../../../src/client/client.js');
+    const client = new LlamafileClient({ baseUrl: 'http://127.0.0.1:9' });
+    const streamed = () => client.chat({ messages: [], stream: true });
+    const whole = () => client.chat({ messages: [] });
+    const either = (stream: boolean) => client.chat({ messages: [], stream });
+    expectTypeOf<ReturnType<typeof streamed>>().toEqualTypeOf<Stream<ChatCompletionChunk, ChatCompletion>>();
+    expectTypeOf<ReturnType<typeof whole>>().toEqualTypeOf<Promise<ChatCompletion>>();
+    expectTypeOf<ReturnType<typeof either>>().toEqualTypeOf<Promise<ChatCompletion> | Stream<ChatCompletionChunk, ChatCompletion>>();
+    await client.close();
   });
 });
