@@ -103,6 +103,9 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   }
 }
 
+/** Bytes between background fdatasyncs. */
+const FLUSH_EVERY = 128 * 1024 * 1024;
+
 type Job = { kind: 'chunk'; chunk: Chunk } | { kind: 'stream'; shard: number };
 
 class SetRun {
@@ -117,6 +120,8 @@ class SetRun {
   readonly #meter = new SpeedMeter();
   readonly #locations = new Map<number, Promise<string>>();
   #queue: Job[] = [];
+  #unflushed = 0;
+  #flushing: Promise<void> | undefined;
   #signal: AbortSignal | undefined;
   #lastReport = 0;
 
@@ -156,8 +161,25 @@ class SetRun {
     if (this.#done.has(chunk.id)) return;
     this.#done.add(chunk.id);
     this.#shardDone[chunk.shard]! += chunk.end - chunk.start;
-    if (persist) void this.journal.update((d) => d.done.push(chunk.id)).catch(() => {});
+    if (persist) {
+      void this.journal.update((d) => d.done.push(chunk.id)).catch(() => {});
+      this.#flushBehind(chunk.end - chunk.start);
+    }
     if (this.options.verify && !this.#verified.has(chunk.shard)) this.#hashers[chunk.shard]!.advance(this.file, this.#frontier(chunk.shard));
+  }
+
+  /**
+   * Starts writeback every FLUSH_EVERY bytes (one fdatasync at a time, not awaited), so the disk writes while the
+   * network reads and the final fsync has little left to do.
+   */
+  #flushBehind(bytes: number): void {
+    this.#unflushed += bytes;
+    if (this.#flushing || this.#unflushed < FLUSH_EVERY) return;
+    this.#unflushed = 0;
+    this.#flushing = this.file
+      .datasync()
+      .catch(() => {})
+      .finally(() => (this.#flushing = undefined));
   }
 
   /** Bytes of the shard on disk contiguously from its start. */
@@ -208,6 +230,7 @@ class SetRun {
         }),
       );
       await Promise.all(workers);
+      await this.#flushing;
       if (failure) throw failure.error;
       this.#report(true);
       const again = await this.#verifyAll();

@@ -105,17 +105,20 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
     let batched = 0;
     const flush = async () => {
       if (batched === 0) return;
-      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      const pieces = batch;
+      const length = batched;
       batch = [];
-      const at = offset + received;
       batched = 0;
+      // writev: no copy into one big buffer; loop in case the kernel takes less than all.
       let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await file.write(data, written, data.length - written, at + written);
+      while (written < length) {
+        const rest = written === 0 ? pieces : remainder(pieces, written);
+        const { bytesWritten } = await file.writev(rest, offset + received + written);
+        if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
         written += bytesWritten;
       }
-      received += data.length;
-      onBytes(data.length);
+      received += length;
+      onBytes(length);
     };
     for await (const piece of response.body as AsyncIterable<Buffer>) {
       lastData = Date.now();
@@ -138,4 +141,17 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
   } finally {
     clearInterval(watchdog);
   }
+}
+
+/** The pieces after the first `skip` bytes. */
+function remainder(pieces: Buffer[], skip: number): Buffer[] {
+  const rest: Buffer[] = [];
+  for (const piece of pieces) {
+    if (skip >= piece.length) skip -= piece.length;
+    else {
+      rest.push(skip > 0 ? piece.subarray(skip) : piece);
+      skip = 0;
+    }
+  }
+  return rest;
 }

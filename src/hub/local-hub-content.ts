@@ -14,11 +14,11 @@ export type LocalFileSpec =
 export interface LocalFile {
   size: number;
   sha256: string;
-  /** Bytes [start, end) in pieces of at most `piece` bytes. */
+  /** Bytes [start, end) in pieces of at most 1 MiB; the pieces are read-only views. */
   read(start: number, end: number): AsyncIterable<Buffer>;
 }
 
-const PIECE = 256 * 1024;
+const PIECE = 1024 * 1024;
 /** Not a power of two, so a chunk written at a wrong offset changes the file's hash. */
 const PERIOD = 1024 * 1024 + 7;
 const patterns = new Map<number, Buffer>();
@@ -59,8 +59,8 @@ async function* generate(seed: number, start: number, end: number): AsyncIterabl
   const block = pattern(seed);
   for (let at = start; at < end; ) {
     const n = Math.min(PIECE, end - at);
-    // A copy: the consumer may keep or modify it (corruption faults).
-    yield Buffer.from(block.subarray(at % PERIOD, (at % PERIOD) + n));
+    // A view, not a copy: consumers must copy before modifying (corruption faults do).
+    yield block.subarray(at % PERIOD, (at % PERIOD) + n);
     at += n;
   }
 }
@@ -79,7 +79,7 @@ export async function loadFile(spec: LocalFileSpec): Promise<LocalFile> {
       size: bytes.length,
       sha256: createHash('sha256').update(bytes).digest('hex'),
       async *read(start, end) {
-        for (let at = start; at < end; at += PIECE) yield Buffer.from(bytes.subarray(at, Math.min(end, at + PIECE)));
+        for (let at = start; at < end; at += PIECE) yield bytes.subarray(at, Math.min(end, at + PIECE));
       },
     };
   }

@@ -318,12 +318,15 @@ export class LocalHub {
     for await (let piece of file.read(start, end)) {
       if (closed) return;
       const cut = fault && ['reset', 'truncate', 'stall'].includes(fault.kind) && sent + piece.length > at ? at - sent : undefined;
-      if (fault?.kind === 'corrupt' && sent <= at && at < sent + piece.length) piece[at - sent] = piece[at - sent]! ^ 0xff;
+      if (fault?.kind === 'corrupt' && sent <= at && at < sent + piece.length) {
+        piece = Buffer.from(piece);
+        piece[at - sent] = piece[at - sent]! ^ 0xff;
+      }
       if (cut !== undefined) piece = piece.subarray(0, cut);
       if (piece.length > 0) {
         sent += piece.length;
         entry.bytes += piece.length;
-        if (!res.write(piece)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+        if (!res.write(piece)) await drained(res);
       }
       if (limit) {
         const ahead = (sent / limit) * 1000 - (Date.now() - began);
@@ -342,4 +345,17 @@ export class LocalHub {
     }
     res.end();
   }
+}
+
+/** Resolves when the response can take more, or has closed (no listener left behind either way). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
