@@ -1,5 +1,6 @@
 /** `llamactl chat` as a child process with piped stdin, against the real engine and the tiny model. */
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,5 +84,33 @@ describe('llamactl chat', () => {
     expect(stdout.length).toBeGreaterThan(0);
     // The slot was freed: the server is idle again.
     await expect.poll(async () => (await server.client.slots()).some((slot) => slot.is_processing), { timeout: 10_000 }).toBe(false);
+  });
+
+  // A real terminal: util-linux `script` gives the CLI a pseudo-terminal, so readline runs in terminal mode and
+  // Ctrl-C arrives as a keypress (readline's SIGINT), not as a signal.
+  it.skipIf(!existsSync('/usr/bin/script'))('on a terminal, Ctrl-C cancels the answer and the prompt comes back', async () => {
+    const command = [process.execPath, CLI, 'chat', server.url, '--max-tokens', '900', '--temperature', '0']
+      .map((part) => `'${part.replaceAll("'", "'\\''")}'`)
+      .join(' ');
+    const child = execa('/usr/bin/script', ['-qfec', command, '/dev/null'], { env, reject: false, stdin: 'pipe', timeout: 45_000 });
+    let output = '';
+    let state: 'connecting' | 'asked' | 'interrupted' | 'leaving' = 'connecting';
+    child.stdout?.on('data', (data: Buffer) => {
+      output += data.toString();
+      if (state === 'connecting' && output.includes('>>> ')) {
+        state = 'asked';
+        child.stdin?.write('Hello\r');
+      } else if (state === 'asked' && output.includes('Hello\r') && output.length > output.lastIndexOf('Hello\r') + 40) {
+        // The question was entered (echoed with its Enter) and the answer is coming: interrupt it.
+        state = 'interrupted';
+        child.stdin?.write('\x03');
+      } else if (state === 'interrupted' && output.includes('(cancelled)') && output.lastIndexOf('>>> ') > output.indexOf('(cancelled)')) {
+        state = 'leaving';
+        child.stdin?.write('/exit\r');
+      }
+    });
+    const result = await child;
+    expect(state, output.slice(-2000)).toBe('leaving');
+    expect(result.exitCode, output.slice(-2000)).toBe(0);
   });
 });
