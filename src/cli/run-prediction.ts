@@ -1,5 +1,6 @@
 /** `llamactl run`: connect (or start a server), predict, stream to stdout, metrics to stderr. */
 import { connect } from '../client/connect.js';
+import { UsageError } from '../errors.js';
 import { predict, type Prediction, type PredictionInput } from '../client/predict.js';
 import { samplingParams, type GenerationFlags } from './generation-options.js';
 import { formatDuration, printJson, withInterrupt } from './output.js';
@@ -12,6 +13,11 @@ export interface RunPredictionFlags extends GenerationFlags {
 }
 
 export async function runPrediction(target: string, flags: RunPredictionFlags): Promise<void> {
+  if (flags.system !== undefined && flags.template === undefined) {
+    throw new UsageError('--system needs --template: the system prompt has to go somewhere in the prompt.', {
+      hint: 'Add --template llama3, llama2, chatml, or your own with {system_prompt} and {prompt}.',
+    });
+  }
   const { max_tokens, temperature, top_p, top_k, seed, stop } = samplingParams(flags);
   const input: PredictionInput = {
     prompt: flags.prompt,

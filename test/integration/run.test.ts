@@ -75,6 +75,7 @@ describe('llamactl run', () => {
     ['a template without {prompt}', ['run', 'http://127.0.0.1:9', '-p', 'x', '--template', 'User: {q}'], 2, /\{prompt\}/],
     ['a bad number', ['run', 'http://127.0.0.1:9', '-p', 'x', '--max-tokens', 'lots'], 2, /--max-tokens takes an integer/],
     ['no prompt', ['run', 'http://127.0.0.1:9'], 2, /--prompt/],
+    ['--system without --template', ['run', 'http://127.0.0.1:9', '-p', 'x', '--system', 'y'], 2, /--system needs --template/],
   ])('exits with a clear message on %s', async (_, args, code, message) => {
     const result = await runCli(args, { env });
     expect(result.exitCode).toBe(code);
