@@ -18,18 +18,28 @@ export interface TerminateOptions {
   gone: () => Promise<unknown>;
 }
 
-/** SIGTERM to the whole group, SIGKILL after the grace period, then waits until the leader is gone. */
+/** When SIGTERM is repeated, if the group is still there. */
+const REPEAT_TERM_MS = 1000;
+
+/**
+ * SIGTERM to the whole group, SIGKILL after the grace period, then waits until the leader is gone.
+ * SIGTERM is sent a second time after a second: llama-server loses a SIGTERM that lands between installing its
+ * handler and entering its main loop (`start_loop()` sets `running = true` again, LC server-queue.cpp), and its
+ * handler treats a second signal as "terminate immediately".
+ */
 export async function terminateGroup(pgid: number, options: TerminateOptions): Promise<void> {
   if (!signalGroup(pgid, 'SIGTERM')) {
     await options.gone();
     return;
   }
-  let timer: NodeJS.Timeout | undefined;
+  const graceMs = options.graceMs ?? 5000;
+  const timers: NodeJS.Timeout[] = [];
   const graceOver = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), options.graceMs ?? 5000);
+    if (graceMs > REPEAT_TERM_MS) timers.push(setTimeout(() => signalGroup(pgid, 'SIGTERM'), REPEAT_TERM_MS));
+    timers.push(setTimeout(() => resolve('timeout'), graceMs));
   });
   const outcome = await Promise.race([options.gone().then(() => 'gone' as const), graceOver]);
-  clearTimeout(timer);
+  for (const timer of timers) clearTimeout(timer);
   if (outcome === 'timeout') {
     signalGroup(pgid, 'SIGKILL');
     await options.gone();

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 
 /**
  * The engine must not outlive llamactl, even when llamactl is SIGKILLed and no exit hook runs. The watchdog is a
@@ -58,6 +59,13 @@ export function startWatchdog(pgid: number): Watchdog {
     });
     child.on('error', () => {});
     child.stdin?.on('error', () => {});
+    // Lowest CPU priority: its start-up must not slow the engine's model load (it only has to run once we die;
+    // until then what we write stays in the pipe).
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, 19);
+      } catch {}
+    }
     child.unref();
     (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
     shared = { child, groups: new Set() };
