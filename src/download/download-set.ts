@@ -6,7 +6,7 @@ import { LocationExpiredError, RangeIgnoredError, fetchRange } from './fetch-ran
 import { JournalWriter, journalMatches, journalPath, readJournal, type JournalData } from './journal.js';
 import { chooseChunkSize, planChunks, shardOffsets, type Chunk } from './plan-chunks.js';
 import { withRetries, type RetryOptions } from './retry.js';
-import { ShardHasher } from './shard-hasher.js';
+import { HashWorker } from './hash-worker.js';
 import { completeFile } from './complete-file.js';
 import { SpeedMeter } from './speed-meter.js';
 
@@ -48,10 +48,12 @@ export interface DownloadResult {
 }
 
 /** What is already on disk for this download: a `.part` of the right size with a matching journal, or nothing. */
-async function resumeState(plan: DownloadPlan, chunkSize: number, total: number): Promise<JournalData> {
+async function resumeState(plan: DownloadPlan, chunkSize: number | undefined, total: number, connections: number): Promise<JournalData> {
   const partPath = `${plan.target}.part`;
-  const want = { commit: plan.commit, chunkSize, shards: plan.shards.map(({ name, size, sha256 }) => ({ name, size, sha256 })) };
   const journal = await readJournal(journalPath(partPath));
+  // Resuming with other --connections keeps the journal's chunking, so finished chunks still count.
+  const size = chunkSize ?? journal?.chunkSize ?? chooseChunkSize(total, connections);
+  const want = { commit: plan.commit, chunkSize: size, shards: plan.shards.map(({ name, size, sha256 }) => ({ name, size, sha256 })) };
   const partSize = await stat(partPath).then((s) => s.size, () => -1);
   if (journal && journalMatches(journal, want) && partSize === total) return journal;
   return { version: 1, ...want, done: [], verified: [] };
@@ -81,7 +83,7 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   const offsets = shardOffsets(sizes);
   const connections = Math.max(1, Math.min(64, options.connections));
   const partPath = `${plan.target}.part`;
-  const data = await resumeState(plan, options.chunkSize ?? chooseChunkSize(total, connections), total);
+  const data = await resumeState(plan, options.chunkSize, total, connections);
   const resumed = data.done.length > 0 || data.verified.length > 0;
   const done = new Set(data.done);
   // Checked before planning: a size the disk cannot hold must not cost a plan of millions of chunks.
@@ -89,8 +91,9 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   const chunks = planChunks(sizes, data.chunkSize);
   const journal = new JournalWriter(journalPath(partPath), data);
   const file = await openPart(partPath, journal, total, resumed);
+  let run: SetRun | undefined;
   try {
-    const run = new SetRun(plan, options, file, journal, chunks, offsets, data);
+    run = new SetRun(plan, options, file, journal, chunks, offsets, data, partPath);
     options.onProgress?.({ type: 'start', total, done: run.doneBytes(), connections, resumed });
     const shas = await run.execute();
     await journal.settle();
@@ -98,6 +101,7 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
     await journal.remove();
     return { size: total, shards: plan.shards.map((s, i) => ({ name: s.name, size: s.size, sha256: shas[i]! })) };
   } finally {
+    await run?.close();
     await journal.settle().catch(() => {});
     await file.close().catch(() => {});
   }
@@ -115,7 +119,7 @@ class SetRun {
   readonly #refetched = new Set<number>();
   readonly #inflight = new Map<string, number>();
   readonly #shardDone: number[];
-  readonly #hashers: ShardHasher[];
+  readonly #hasher: HashWorker | undefined;
   readonly #shas: (string | undefined)[];
   readonly #meter = new SpeedMeter();
   readonly #locations = new Map<number, Promise<string>>();
@@ -136,17 +140,22 @@ class SetRun {
     readonly chunks: Chunk[],
     readonly offsets: number[],
     data: JournalData,
+    partPath: string,
   ) {
     this.#done = new Set();
     this.#verified = new Set();
     this.#shardDone = plan.shards.map(() => 0);
-    this.#hashers = plan.shards.map((s, i) => new ShardHasher(offsets[i]!, s.size));
+    this.#hasher = options.verify ? new HashWorker(partPath, plan.shards.map((s, i) => ({ offset: offsets[i]!, size: s.size }))) : undefined;
     this.#shas = plan.shards.map(() => undefined);
     this.#shardChunks = plan.shards.map((_, i) => chunks.filter((c) => c.shard === i));
     this.#frontierAt = plan.shards.map(() => 0);
     for (const shard of data.verified) this.#verified.add(shard);
     for (const id of data.done) if (chunks[id]) this.#markDone(chunks[id], false);
     for (const shard of data.verified) if (!this.#shardComplete(shard)) this.#verified.delete(shard);
+  }
+
+  async close(): Promise<void> {
+    await this.#hasher?.close();
   }
 
   doneBytes(): number {
@@ -165,7 +174,7 @@ class SetRun {
       void this.journal.update((d) => d.done.push(chunk.id)).catch(() => {});
       this.#flushBehind(chunk.end - chunk.start);
     }
-    if (this.options.verify && !this.#verified.has(chunk.shard)) this.#hashers[chunk.shard]!.advance(this.file, this.#frontier(chunk.shard));
+    if (this.#hasher && !this.#verified.has(chunk.shard)) this.#hasher.advance(chunk.shard, this.#frontier(chunk.shard));
   }
 
   /**
@@ -248,7 +257,7 @@ class SetRun {
         this.#shas[i] ??= shard.sha256;
         continue;
       }
-      const sha = await this.#hashers[i]!.digest(this.file);
+      const sha = await this.#hasher!.digest(i);
       if (shard.sha256 === undefined || sha === shard.sha256) {
         this.#shas[i] = sha;
         this.#verified.add(i);
@@ -270,7 +279,7 @@ class SetRun {
       this.#shardDone[i] = 0;
       this.#frontierAt[i] = 0;
       this.#streaming.delete(i);
-      this.#hashers[i]!.reset();
+      this.#hasher!.reset(i);
       again = true;
     }
     return again;

@@ -1,4 +1,5 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 /** What a `.part` file holds, so a killed pull can resume. Written atomically (tmp + rename) after each chunk. */
 export interface JournalData {
@@ -81,8 +82,13 @@ export class JournalWriter {
     while (this.#writing) await this.#writing;
   }
 
+  /** Deletes the journal, and temp files a killed process may have left beside it. */
   async remove(): Promise<void> {
     await this.settle();
     await rm(this.path, { force: true });
+    const prefix = `${basename(this.path)}.tmp-`;
+    for (const name of await readdir(dirname(this.path)).catch(() => [])) {
+      if (name.startsWith(prefix)) await rm(join(dirname(this.path), name), { force: true });
+    }
   }
 }
