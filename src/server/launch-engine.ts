@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { RuntimeError } from '../errors.js';
 import { commandFor, isExecFormatError } from '../runtime/command-for.js';
@@ -77,7 +77,6 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   };
   // A new server starts a new log: `llamactl logs NAME` shows this run only.
   const fd = options.logFile === undefined ? undefined : openSync(options.logFile, 'w', 0o600);
-  const logStart = fd === undefined ? 0 : fstatSync(fd).size;
   // execa's types list only fds 3-9, but any open fd is handed to spawn as is (the child inherits it).
   const output = fd === undefined
     ? ({ stdout: 'pipe', stderr: 'pipe' } as const)
@@ -113,7 +112,7 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
       stream?.on('data', (data: string) => onText(data));
     }
   } else {
-    stopTailing = tailFile(options.logFile!, logStart, onText);
+    stopTailing = tailFile(options.logFile!, onText);
   }
 
   const engine: EngineProcess = {
@@ -140,9 +139,9 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   return engine;
 }
 
-/** Follows a growing file from `offset`, every 20 ms, until the returned function is called. */
-function tailFile(path: string, offset: number, onText: (text: string) => void): () => Promise<void> {
-  let position = offset;
+/** Follows a growing file, every 20 ms, until the returned function is called (which reads it one last time). */
+function tailFile(path: string, onText: (text: string) => void): () => Promise<void> {
+  let position = 0;
   let reading = false;
   let stopped = false;
   const decoder = new TextDecoder();
