@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { LlamafileClient } from '../client/client.js';
 import { ServerStartError, UsageError } from '../errors.js';
 import { detectRuntime } from '../runtime/detect-runtime.js';
@@ -47,7 +49,7 @@ export interface StartServerOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** Background mode: output to a log file under runDir(), a record for `ps`/`stop`, survives this process. */
   detach?: boolean | undefined;
-  /** Foreground only: restart a crashed server with backoff. @default 'no' */
+  /** Restart a crashed server with backoff (with `detach`, a detached supervisor process does it). @default 'no' */
   restart?: 'no' | 'on-failure' | undefined;
   /** Bound on restarts with `restart: 'on-failure'`. @default 5 */
   maxRestarts?: number | undefined;
@@ -91,11 +93,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     model, env, host = '127.0.0.1', timeoutMs = 120_000, restart = 'no', maxRestarts = 5, stopGraceMs = 5000,
   } = options;
   validate(options);
-  if (options.detach && restart !== 'no') {
-    throw new UsageError('--restart needs a foreground server: a detached one has no supervisor after llamactl exits.', {
-      hint: 'Leave out --detach (e.g. run it under your service manager), or leave out --restart.',
-    });
-  }
   const resolved = await resolveModel(model, options.runtime, env);
   const runtime = await detectRuntime(resolved.executable, { env, signal: options.signal });
   const kind = effectiveKind(runtime.kind, options.extraArgs);
@@ -108,12 +105,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 
   let gpu: { offloaded: number; total: number } | undefined;
+  const engineArgs = (port: number) => buildServerArgs(kind, { ...options, modelPath: resolved.modelPath, host, port });
+  // Detached with restarts: a detached supervisor process (itself a foreground startServer) runs the engine.
+  const supervised = options.detach && restart === 'on-failure';
   const spec = (port: number, signal: AbortSignal | undefined): LaunchSpec => ({
-    executable: runtime,
-    args: buildServerArgs(kind, { ...options, modelPath: resolved.modelPath, host, port }),
+    ...(supervised
+      ? supervisorLaunch(options, { ...(env ?? process.env) }, host, port)
+      : { executable: runtime, args: engineArgs(port), env }),
     host,
     port,
-    env,
     logFile,
     healthPath: healthPath(kind),
     idleTimeoutMs: timeoutMs,
@@ -139,7 +139,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       await saveServer(
         {
           name, pid: first.engine.pid, startTime, url, host: first.host, port: first.port, model,
-          runtime: kind, healthPath: healthPath(kind), argv: redactKey(first.engine.command), logFile: logFile!,
+          runtime: kind, healthPath: healthPath(kind), logFile: logFile!,
+          argv: redactKey(supervised ? [runtime.path, ...engineArgs(first.port)] : first.engine.command),
           createdAt: new Date().toISOString(), gpu,
         },
         env,
@@ -237,4 +238,22 @@ function validate(options: StartServerOptions): void {
 /** The recorded argv must not carry the API key (`ps --json` prints records). */
 function redactKey(argv: readonly string[]): string[] {
   return argv.map((arg, index) => (argv[index - 1] === '--api-key' ? '<redacted>' : arg));
+}
+
+/** How to start the detached supervisor (dist/server/detached-supervisor.js) for `options` on a fixed port. */
+function supervisorLaunch(
+  options: StartServerOptions,
+  env: NodeJS.ProcessEnv,
+  host: string,
+  port: number,
+): Pick<LaunchSpec, 'executable' | 'args' | 'env'> {
+  const script = fileURLToPath(new URL('./detached-supervisor.js', import.meta.url));
+  if (!existsSync(script)) {
+    throw new UsageError('--detach with --restart needs the built package (dist/server/detached-supervisor.js).', {
+      hint: 'Run `npm run build`.',
+    });
+  }
+  const { signal, onLog, onRestart, env: _env, detach, restart, ...plain } = options;
+  env.LLAMACTL_SUPERVISOR_OPTIONS = JSON.stringify({ ...plain, host, port });
+  return { executable: { path: process.execPath, ape: false }, args: [script], env };
 }

@@ -152,6 +152,34 @@ test('--restart on-failure: a killed engine is restarted and the restart is logg
   expect((await cli).exitCode).toBe(0);
 });
 
+test('--detach --restart on-failure: a detached supervisor restarts a killed engine; stop ends both', async () => {
+  const serve = await runCli(['serve', ggufPath, ...serveArgs, '--detach', '--restart', 'on-failure', '--name', 'sup', '--json'], { env });
+  expect(serve.exitCode, serve.stderr).toBe(0);
+  const ready = JSON.parse(serve.stdout.trim().split('\n').at(-1)!) as { pid: number; url: string };
+  enginePids.push(ready.pid);
+  const enginePid = async () => Number(/engine pid (\d+)/.exec((await runCli(['logs', 'sup'], { env })).stdout)?.[1]);
+  const first = await enginePid();
+  expect(isAlive(first)).toBe(true);
+  process.kill(first, 'SIGKILL');
+  let logs = '';
+  for (let i = 0; i < 200 && !/restarting \(restart 1/.test(logs); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    logs = (await runCli(['logs', 'sup'], { env })).stdout;
+  }
+  expect(logs).toContain('server killed by SIGKILL; restarting (restart 1');
+  let healthy = false;
+  for (let i = 0; i < 200 && !healthy; i++) {
+    healthy = await fetch(`${ready.url}/health`).then((r) => r.status === 200, () => false);
+    if (!healthy) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  expect(healthy).toBe(true);
+  const second = Number([...(await runCli(['logs', 'sup'], { env })).stdout.matchAll(/listening on/g)].length);
+  expect(second).toBeGreaterThanOrEqual(2);
+  expect((await runCli(['stop', 'sup'], { env })).exitCode).toBe(0);
+  expect(await waitGone(ready.pid, 5000)).toBe(true);
+  await expect(fetch(`${ready.url}/health`)).rejects.toThrow();
+});
+
 test('Ctrl-C (SIGINT) stops a foreground serve cleanly', async () => {
   const { cli, ready } = await serveForeground();
   cli.kill('SIGINT');

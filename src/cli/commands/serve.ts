@@ -39,7 +39,7 @@ export function registerServe(program: Command): void {
     .option('--timeout <seconds>', 'give up when loading shows no progress for this long', '120')
     .option('--detach', 'run in the background; return once ready (see ps / logs / stop)')
     .option('--name <name>', 'name for ps / logs / stop (default: from the model)')
-    .option('--restart <policy>', 'no | on-failure (foreground only)', 'no')
+    .option('--restart <policy>', 'no | on-failure: restart a crashed server with backoff', 'no')
     .option('--json', 'NDJSON events on stdout')
     .addHelpText(
       'after',
