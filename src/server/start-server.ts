@@ -211,7 +211,7 @@ async function launchWithPort(
     try {
       return await launchReady(spec(port));
     } catch (error) {
-      const lostRace = error instanceof ServerStartError && /couldn't bind|address already in use/i.test(error.details.outputTail ?? '');
+      const lostRace = error instanceof ServerStartError && /couldn't bind|already in use/i.test(error.details.outputTail ?? '');
       if (fixed === undefined && lostRace && attempt < 3) continue;
       throw error;
     }
