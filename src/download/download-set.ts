@@ -85,9 +85,10 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   const partPath = `${plan.target}.part`;
   const data = await resumeState(plan, options.chunkSize, total, connections);
   const resumed = data.done.length > 0 || data.verified.length > 0;
+  // Checked before planning a fresh download: a size the disk cannot hold must not cost millions of chunks.
   const done = new Set(data.done);
-  // Checked before planning: a size the disk cannot hold must not cost a plan of millions of chunks.
-  await options.beforeFirstByte(done.size === 0 ? total : total - planChunks(sizes, data.chunkSize).filter((c) => done.has(c.id)).reduce((sum, c) => sum + c.end - c.start, 0));
+  const doneBytes = (list: Chunk[]) => list.filter((c) => done.has(c.id)).reduce((sum, c) => sum + c.end - c.start, 0);
+  await options.beforeFirstByte(resumed ? total - doneBytes(planChunks(sizes, data.chunkSize)) : total);
   const chunks = planChunks(sizes, data.chunkSize);
   const journal = new JournalWriter(journalPath(partPath), data);
   const file = await openPart(partPath, journal, total, resumed);
