@@ -1,4 +1,5 @@
 import type { PullEvent } from '../download/events.js';
+import { SpeedMeter } from '../download/speed-meter.js';
 import { formatBytes, formatDuration, printJson } from './output.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'json' | 'quiet';
@@ -18,6 +19,11 @@ export function progressMode(flags: { json?: boolean; quiet?: boolean }, stream:
 
 const eta = (left: number, speed: number) => (speed > 0 ? formatDuration((left / speed) * 1000) : '?');
 const short = (name: string) => name.slice(name.lastIndexOf('/') + 1);
+/** Bar labels: shard names shortened to what differs (`…cat2.llamafile`), at most 24 columns. */
+const label = (name: string) => {
+  const base = short(name);
+  return base.length <= 24 ? base.padEnd(24) : `…${base.slice(-23)}`;
+};
 
 export async function createProgressRenderer(mode: ProgressMode, label = 'pull'): Promise<ProgressRenderer> {
   if (mode === 'quiet') return { onProgress: () => {}, stop: () => {} };
@@ -82,28 +88,26 @@ async function barsRenderer(): Promise<ProgressRenderer> {
       hideCursor: true,
       clearOnComplete: false,
       autopadding: true,
-      format: '{label} {bar} {percentage}% | {have} / {want} | {speed}/s | ETA {left}',
-      barsize: 24,
+      format: '{label} {bar} {percentage}% {have}/{want} {speed}/s ETA {left}',
+      barsize: 16,
     },
     Presets.shades_classic,
   );
-  const total = bars.create(1, 0, { label: 'total', have: '0 B', want: '?', speed: '0 B', left: '?' });
+  const total = bars.create(1, 0, { label: label('total'), have: '0 B', want: '?', speed: '0 B', left: '?' });
   const shardBars: ReturnType<typeof bars.create>[] = [];
-  const speeds = new Map<string, { at: number; done: number; speed: number }>();
+  const speeds = new Map<string, SpeedMeter>();
   return {
     onProgress: (event) => {
       if (event.type === 'resolved' && event.shards.length > 1) {
-        for (const shard of event.shards) shardBars.push(bars.create(shard.size, 0, { label: short(shard.name), have: '0 B', want: formatBytes(shard.size), speed: '0 B', left: '?' }));
+        for (const shard of event.shards) shardBars.push(bars.create(shard.size, 0, { label: label(shard.name), have: '0 B', want: formatBytes(shard.size), speed: '0 B', left: '?' }));
       } else if (event.type === 'progress') {
         total.setTotal(event.total);
-        total.update(event.done, { label: 'total', have: formatBytes(event.done), want: formatBytes(event.total), speed: formatBytes(event.speed), left: eta(event.total - event.done, event.speed) });
+        total.update(event.done, { label: label('total'), have: formatBytes(event.done), want: formatBytes(event.total), speed: formatBytes(event.speed), left: event.done >= event.total ? 'done' : eta(event.total - event.done, event.speed) });
         event.shards.forEach((shard, i) => {
-          const previous = speeds.get(shard.name);
-          const now = Date.now();
-          let speed = previous?.speed ?? 0;
-          if (previous && now - previous.at >= 1000) speed = ((shard.done - previous.done) / (now - previous.at)) * 1000;
-          if (!previous || now - previous.at >= 1000) speeds.set(shard.name, { at: now, done: shard.done, speed });
-          shardBars[i]?.update(Math.min(shard.done, shard.size), { label: short(shard.name), have: formatBytes(shard.done), want: formatBytes(shard.size), speed: formatBytes(Math.max(0, speed)), left: eta(shard.size - shard.done, speed) });
+          let meter = speeds.get(shard.name);
+          if (!meter) speeds.set(shard.name, (meter = new SpeedMeter()));
+          const speed = meter.rate(shard.done);
+          shardBars[i]?.update(Math.min(shard.done, shard.size), { label: label(shard.name), have: formatBytes(shard.done), want: formatBytes(shard.size), speed: formatBytes(speed), left: shard.done >= shard.size ? 'done' : eta(shard.size - shard.done, speed) });
         });
       } else if (event.type === 'retry' || event.type === 'refetch') {
         bars.log(`${short(event.shard)}: ${event.type === 'retry' ? `${event.error}; retrying` : `${event.reason}; downloading it again`}\n`);
