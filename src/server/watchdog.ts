@@ -59,11 +59,12 @@ export function startWatchdog(pgid: number): Watchdog {
     });
     child.on('error', () => {});
     child.stdin?.on('error', () => {});
-    // Lowest CPU priority: its start-up must not slow the engine's model load (it only has to run once we die;
-    // until then what we write stays in the pipe).
+    // Lower CPU priority, so that its start-up does not slow the engine's model load (it only has to act once we
+    // die; until then what we write waits in the pipe). Not the lowest: on a busy machine it must still get going
+    // within the 2 s the engine may outlive us.
     if (child.pid !== undefined) {
       try {
-        setPriority(child.pid, 19);
+        setPriority(child.pid, 10);
       } catch {}
     }
     child.unref();
