@@ -289,6 +289,8 @@ class SetRun {
   async #worker(): Promise<void> {
     for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
       if (job.kind === 'chunk' && (this.#streaming.has(job.chunk.shard) || this.#done.has(job.chunk.id))) continue;
+      // The disk is slower than the network: do not pile up more dirty data than two flushes' worth.
+      while (this.#flushing && this.#unflushed >= 2 * FLUSH_EVERY) await this.#flushing;
       await this.#runJob(job);
     }
   }
