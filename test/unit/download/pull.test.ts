@@ -104,14 +104,16 @@ describe('pull()', () => {
   });
 
   it('refuses a size that disagrees between the file list and the download', async () => {
-    await t.hub.close();
-    t = { ...t, ...(await startTestHub({ repos: { [REPO]: fixtureRepo({ treeSizes: { 'Test.F16.llamafile': 200_001 } }) } })) };
+    await t.close();
+    t = await startTestHub({ repos: { [REPO]: fixtureRepo({ treeSizes: { 'Test.F16.llamafile': 200_001 } }) } });
+    out = join(t.home, 'out');
     await expect(run(REPO, { file: 'Test.F16.llamafile' })).rejects.toThrow(/size of Test.F16.llamafile disagrees/);
   });
 
   it('refuses ".." and absolute file names from the tree API and writes nothing', async () => {
-    await t.hub.close();
-    t = { ...t, ...(await startTestHub({ repos: { 'evil/repo': { files: {}, extraTreeEntries: [{ path: '../../escape.Q4_0.llamafile', size: 10 }] } } })) };
+    await t.close();
+    t = await startTestHub({ repos: { 'evil/repo': { files: {}, extraTreeEntries: [{ path: '../../escape.Q4_0.llamafile', size: 10 }] } } });
+    out = join(t.home, 'out');
     await expect(run('evil/repo')).rejects.toThrow(HubError);
     await expect(run('evil/repo')).rejects.toThrow(/unsafe file name/);
     expect(await readdir(t.home)).toEqual([]);
