@@ -2,6 +2,7 @@ import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AbortError, HubError, NotFoundError, UsageError } from './errors.js';
 import { assertDiskSpace, freeSpace as statfsFree } from './download/disk.js';
+import { insufficientMemoryError, type FitVerdict, type SystemMemory } from './format/fit.js';
 import { downloadSet, type DownloadShard } from './download/download-set.js';
 import type { ProgressListener } from './download/events.js';
 import type { RetryOptions } from './download/retry.js';
@@ -40,6 +41,15 @@ export interface PullOptions {
   signal?: AbortSignal | undefined;
   /** Runs after sizes are known and before the first byte; throw to refuse (e.g. "does not fit in RAM"). */
   preflight?: ((plan: PullPlan) => Promise<void>) | undefined;
+  /**
+   * Before downloading, read the model's header from the hub and check it fits this machine's RAM: `warn` reports
+   * a `fit` event, `require` also refuses with InsufficientMemoryError, `off` skips the check. @default 'warn'
+   */
+  fitCheck?: 'warn' | 'require' | 'off' | undefined;
+  /** Context size for the RAM estimate. @default the llamafile's own default */
+  ctxSize?: number | undefined;
+  /** This machine's memory, for the RAM check. @default measured */
+  memory?: SystemMemory | undefined;
   /** Free bytes on the filesystem of a folder. @default statfs */
   freeSpace?: ((dir: string) => Promise<number>) | undefined;
   /** Environment for HF_ENDPOINT / HF_TOKEN / LLAMACTL_HOME. @default process.env */
@@ -137,6 +147,7 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
       onProgress: options.onProgress,
       beforeFirstByte: async (remaining) => {
         await assertDiskSpace(dir, remaining, options.freeSpace ?? statfsFree);
+        await checkMemoryFit(ref, commit, options, env);
         await options.preflight?.({ repo: parsed.repo, commit, path, size, remaining, shards });
       },
     });
@@ -246,4 +257,41 @@ async function upToDate(
   } finally {
     await file.close();
   }
+}
+
+/**
+ * The RAM check before the first byte: reads the model's GGUF header through a few Range requests. A header that
+ * cannot be read never blocks a pull; it is reported as `unknown`.
+ */
+const FIT_CHECK_TIMEOUT_MS = 20_000;
+
+async function checkMemoryFit(ref: string, commit: string, options: PullOptions, env: NodeJS.ProcessEnv): Promise<void> {
+  const mode = options.fitCheck ?? 'warn';
+  if (mode === 'off') return;
+  const { inspect } = await import('./inspect.js');
+  // A hub that stalls on the header must not hang the pull: the check gives up and reports `unknown`.
+  const deadline = AbortSignal.timeout(FIT_CHECK_TIMEOUT_MS);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  let verdict: FitVerdict;
+  try {
+    const result = await inspect(ref, {
+      revision: commit,
+      file: options.file,
+      endpoint: options.endpoint,
+      token: options.token,
+      ctxSize: options.ctxSize,
+      memory: options.memory,
+      signal,
+      env,
+    });
+    verdict = result.fit;
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const message = `Could not read the model's header to check it fits in memory: ${(error as Error).message}`;
+    options.onProgress?.({ type: 'fit', level: 'unknown', message, hint: undefined, requiredBytes: undefined, totalBytes: undefined, availableBytes: undefined });
+    return;
+  }
+  const { level, message, hint, requiredBytes, totalBytes, availableBytes } = verdict;
+  options.onProgress?.({ type: 'fit', level, message, hint, requiredBytes, totalBytes, availableBytes });
+  if (mode === 'require' && !verdict.fits) throw insufficientMemoryError(verdict);
 }

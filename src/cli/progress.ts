@@ -25,6 +25,11 @@ const label = (name: string) => {
   return base.length <= 24 ? base.padEnd(24) : `…${base.slice(-23)}`;
 };
 
+/** One line for a RAM check that did not come out `ok`. */
+function fitWarning(event: Extract<PullEvent, { type: 'fit' }>): string {
+  return `warning: ${event.message}${event.hint ? ` ${event.hint}` : ''}`;
+}
+
 export async function createProgressRenderer(mode: ProgressMode, label = 'pull'): Promise<ProgressRenderer> {
   if (mode === 'quiet') return { onProgress: () => {}, stop: () => {} };
   if (mode === 'json') {
@@ -72,6 +77,9 @@ function linesRenderer(label: string): ProgressRenderer {
         case 'refetch':
           say(`${label}: ${short(event.shard)}: ${event.reason}; downloading it again`);
           break;
+        case 'fit':
+          if (event.level !== 'ok') say(fitWarning(event));
+          break;
         case 'done':
           break;
       }
@@ -109,6 +117,8 @@ async function barsRenderer(): Promise<ProgressRenderer> {
           const speed = meter.rate(shard.done);
           shardBars[i]?.update(Math.min(shard.done, shard.size), { label: label(shard.name), have: formatBytes(shard.done), want: formatBytes(shard.size), speed: formatBytes(speed), left: shard.done >= shard.size ? 'done' : eta(shard.size - shard.done, speed) });
         });
+      } else if (event.type === 'fit') {
+        if (event.level !== 'ok') bars.log(`${fitWarning(event)}\n`);
       } else if (event.type === 'retry' || event.type === 'refetch') {
         bars.log(`${short(event.shard)}: ${event.type === 'retry' ? `${event.error}; retrying` : `${event.reason}; downloading it again`}\n`);
       }

@@ -64,11 +64,22 @@ export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): 
         ...flag('-np', options.parallel), ...flag('--api-key', options.apiKey), ...extra];
     case 'llamafile-0.10':
       return ['--server', ...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
-        ...flag('--api-key', options.apiKey), ...extra];
+        ...flag('--api-key', options.apiKey), ...offloadLogging(options, extra), ...extra];
     case 'llama-server':
       return [...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
-        ...flag('--api-key', options.apiKey), ...extra];
+        ...flag('--api-key', options.apiKey), ...offloadLogging(options, extra), ...extra];
   }
+}
+
+/**
+ * Upstream llama.cpp prints "load_tensors: offloaded N/M layers to GPU" only at verbosity 4: libllama's INFO lines
+ * map to its TRACE level (common/log.cpp), above the default threshold of 3. Seen on a CUDA build on an H100
+ * (test/fixtures/gpu/). So ask for it when layers are offloaded, unless the user set a verbosity of their own.
+ */
+function offloadLogging(options: ServerArgsOptions, extra: readonly string[]): string[] {
+  if (!options.gpuLayers || options.gpuLayers <= 0) return [];
+  const own = ['-lv', '--verbosity', '--log-verbosity', '-v', '--verbose', '--log-verbose'];
+  return extra.some((arg) => own.includes(arg.split('=')[0] ?? arg)) ? [] : ['-lv', '4'];
 }
 
 function hostPort(options: ServerArgsOptions): string[] {

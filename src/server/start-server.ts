@@ -13,6 +13,7 @@ import {
 import type { ExitInfo } from './launch-engine.js';
 import { connectHost, formatUrl } from './parse-log-line.js';
 import { assertPortFree, findFreePort } from './ports.js';
+import { checkServeFit, type ServeFitOptions } from './check-fit.js';
 import { resolveModel } from './resolve-model.js';
 import { launchReady, type LaunchedServer, type LaunchSpec } from './launch-ready.js';
 import { supervise, type RestartEvent } from './supervise.js';
@@ -20,7 +21,7 @@ import { terminateGroup } from './terminate-group.js';
 
 export type { RestartEvent } from './supervise.js';
 
-export interface StartServerOptions {
+export interface StartServerOptions extends Pick<ServeFitOptions, 'force' | 'memory' | 'onFit'> {
   /** A store name (from `pull`), a path to a `.llamafile`, or a `.gguf` path together with `runtime`. */
   model: string;
   /** A llamafile or llama-server binary to run `model` with (`-m`). */
@@ -94,6 +95,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   } = options;
   validate(options);
   const resolved = await resolveModel(model, options.runtime, env);
+  await checkServeFit(resolved.modelPath ?? resolved.executable, options);
   const runtime = await detectRuntime(resolved.executable, { env, signal: options.signal });
   const kind = effectiveKind(runtime.kind, options.extraArgs);
   if (options.port !== undefined && options.port !== 0) await assertPortFree(host, options.port);
@@ -253,7 +255,8 @@ function supervisorLaunch(
       hint: 'Run `npm run build`.',
     });
   }
-  const { signal, onLog, onRestart, env: _env, detach, restart, ...plain } = options;
-  env.LLAMACTL_SUPERVISOR_OPTIONS = JSON.stringify({ ...plain, host, port });
+  const { signal, onLog, onRestart, onFit, env: _env, detach, restart, ...plain } = options;
+  // The fit check already ran here, before the supervisor was spawned.
+  env.LLAMACTL_SUPERVISOR_OPTIONS = JSON.stringify({ ...plain, force: true, host, port });
   return { executable: { path: process.execPath, ape: false }, args: [script], env };
 }

@@ -15,6 +15,9 @@ interface PullFlags {
   quiet?: boolean;
   verify: boolean;
   stallTimeout: string;
+  requireFit?: boolean;
+  fitCheck: boolean;
+  ctxSize?: string;
 }
 
 function positiveNumber(flag: string, value: string): number {
@@ -38,6 +41,9 @@ export function registerPull(program: Command): void {
     .option('--quiet', 'no progress output')
     .option('--no-verify', 'skip the sha256 check')
     .option('--stall-timeout <seconds>', 're-issue a request that receives nothing for this long', '30')
+    .option('--require-fit', 'refuse to download a model that will not fit in this machine\'s RAM (default: warn)')
+    .option('--no-fit-check', 'skip reading the model header to check it fits in RAM')
+    .option('-c, --ctx-size <n>', 'context size for the RAM estimate (default: the llamafile\'s own)')
     .addHelpText(
       'after',
       examples([
@@ -45,11 +51,13 @@ export function registerPull(program: Command): void {
         'llamactl pull Mozilla/Meta-Llama-3.1-405B-Instruct-llamafile:Q2_K --dir /data/models',
         'llamactl pull https://huggingface.co/Mozilla/Meta-Llama-3.1-405B-llamafile/resolve/main/Meta-Llama-3.1-405B.Q2_K.cat0.llamafile',
         'llamactl pull owner/repo --file Model.Q4_0.llamafile --json',
+        'llamactl pull Mozilla/Meta-Llama-3.1-405B-Instruct-llamafile:Q2_K --require-fit -c 8192',
       ]),
     )
     .action(async (ref: string, flags: PullFlags) => {
       const connections = positiveNumber('--connections', flags.connections);
       const stallTimeoutMs = positiveNumber('--stall-timeout', flags.stallTimeout) * 1000;
+      const ctxSize = flags.ctxSize === undefined ? undefined : positiveNumber('--ctx-size', flags.ctxSize);
       const { pull } = await import('../../pull.js');
       const renderer = await createProgressRenderer(progressMode(flags));
       const started = Date.now();
@@ -65,6 +73,8 @@ export function registerPull(program: Command): void {
             token: flags.token,
             verify: flags.verify,
             stallTimeoutMs,
+            fitCheck: !flags.fitCheck ? 'off' : flags.requireFit ? 'require' : 'warn',
+            ctxSize,
             signal,
             onProgress: renderer.onProgress,
           }),

@@ -4,6 +4,7 @@ import { examples } from '../help.js';
 import { formatDuration, printJson, withInterrupt } from '../output.js';
 
 interface ServeFlags {
+  force?: boolean;
   ctxSize?: string;
   gpuLayers?: string;
   host: string;
@@ -40,6 +41,7 @@ export function registerServe(program: Command): void {
     .option('--detach', 'run in the background; return once ready (see ps / logs / stop)')
     .option('--name <name>', 'name for ps / logs / stop (default: from the model)')
     .option('--restart <policy>', 'no | on-failure: restart a crashed server with backoff', 'no')
+    .option('--force', 'start even when the model will not fit in this machine\'s RAM')
     .option('--json', 'NDJSON events on stdout')
     .addHelpText(
       'after',
@@ -72,6 +74,14 @@ export function registerServe(program: Command): void {
           name: flags.name,
           detach: flags.detach,
           restart: flags.restart as 'no' | 'on-failure',
+          force: flags.force,
+          onFit: (fit) => {
+            if (fit.level === 'ok') return;
+            if (flags.json) printJson({ type: 'fit', ...fit });
+            else if (fit.level !== 'too-big' || flags.force || integer('--gpu-layers', flags.gpuLayers)) {
+              process.stderr.write(`llamactl: warning: ${fit.message}${'hint' in fit && fit.hint ? ` ${fit.hint}` : ''}\n`);
+            }
+          },
           signal,
           onLog: verbose && !flags.detach ? (line) => process.stderr.write(`${line}\n`) : undefined,
           onRestart: (event) => {

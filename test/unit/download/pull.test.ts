@@ -11,7 +11,9 @@ describe('pull()', () => {
   let t: TestHub;
   let out: string;
   const fast = { retry: { minTimeoutMs: 5, maxTimeoutMs: 20 }, stallTimeoutMs: 400, chunkSize: 1024 * 1024 } satisfies PullOptions;
-  const run = (ref: string, options: PullOptions = {}) => pull(ref, { endpoint: t.hub.endpoint, env: t.env, ...fast, dir: out, ...options });
+  // These tests are about the downloader; the RAM check (its own header reads) is tested in fit-check.test.ts.
+  const run = (ref: string, options: PullOptions = {}) =>
+    pull(ref, { endpoint: t.hub.endpoint, env: t.env, ...fast, dir: out, fitCheck: 'off', ...options });
   const q2k = expectedQ2K();
 
   beforeEach(async () => {

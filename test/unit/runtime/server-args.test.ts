@@ -18,14 +18,21 @@ describe('buildServerArgs', () => {
     [
       'llamafile-0.10',
       { ...all, apiKey: 'k' },
-      ['--server', '--host', '127.0.0.1', '--port', '8123', '-c', '256', '-ngl', '99', '-t', '2', '-np', '3', '--api-key', 'k'],
+      ['--server', '--host', '127.0.0.1', '--port', '8123', '-c', '256', '-ngl', '99', '-t', '2', '-np', '3', '--api-key', 'k', '-lv', '4'],
     ],
     ['llama-server', { ...base, modelPath: 'w.gguf' }, ['-m', 'w.gguf', '--host', '127.0.0.1', '--port', '8123']],
     [
       'llama-server',
       { ...all, modelPath: 'w.gguf', extraArgs: ['--jinja', '-c', '512'] },
-      ['-m', 'w.gguf', '--host', '127.0.0.1', '--port', '8123', '-c', '256', '-ngl', '99', '-t', '2', '-np', '3', '--jinja', '-c', '512'],
+      ['-m', 'w.gguf', '--host', '127.0.0.1', '--port', '8123', '-c', '256', '-ngl', '99', '-t', '2', '-np', '3', '-lv', '4', '--jinja', '-c', '512'],
     ],
+    // The user's own verbosity wins over the -lv 4 that makes upstream print its offload line.
+    [
+      'llama-server',
+      { ...base, modelPath: 'w.gguf', gpuLayers: 10, extraArgs: ['-lv', '2'] },
+      ['-m', 'w.gguf', '--host', '127.0.0.1', '--port', '8123', '-ngl', '10', '-lv', '2'],
+    ],
+    ['llama-server', { ...base, modelPath: 'w.gguf', gpuLayers: 0 }, ['-m', 'w.gguf', '--host', '127.0.0.1', '--port', '8123', '-ngl', '0']],
     ['llamafiler', { ...all, extraArgs: ['--v2'] }, ['--server', '--v2', '-l', '127.0.0.1:8123', '-c', '256', '-ngl', '99', '-t', '2', '-s', '3']],
     ['llamafiler', { ...base, host: '::1' }, ['--server', '--v2', '-l', '[::1]:8123']],
   ] as const)('%s %j', (kind, options, expected) => {

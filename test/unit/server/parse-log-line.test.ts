@@ -30,3 +30,16 @@ test('formatUrl brackets IPv6 literals', () => {
   expect(formatUrl('::1', 80)).toBe('http://[::1]:80');
   expect(formatUrl('127.0.0.1', 80)).toBe('http://127.0.0.1:80');
 });
+
+// Real logs of a CUDA build of the same llama.cpp on an H100 (see test/fixtures/gpu/README.md).
+test.each([
+  ['llama-server-cuda-h100-ngl99.log', { offloaded: 3, total: 3 }],
+  ['llama-server-cuda-h100-ngl1.log', { offloaded: 1, total: 3 }],
+])('finds the GPU offload and the ready lines in the recorded %s', async (file, gpu) => {
+  const { readFile } = await import('node:fs/promises');
+  const log = await readFile(new URL(`../../fixtures/gpu/${file}`, import.meta.url), 'utf8');
+  const events = log.split('\n').map(parseLogLine).filter((event) => event !== undefined);
+  expect(events.filter((e) => e.type === 'offload')).toEqual([{ type: 'offload', ...gpu }]);
+  expect(events.find((e) => e.type === 'listening')).toMatchObject({ host: '127.0.0.1' });
+  expect(events.some((e) => e.type === 'loaded')).toBe(true);
+});
