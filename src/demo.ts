@@ -51,7 +51,7 @@ export interface DemoResult {
 }
 
 const DEMO_REPO = 'llamactl/tiny-demo-llamafile';
-const DEMO_BASENAME = 'TinyLlama-Demo.F32';
+const DEMO_BASENAME = 'TinyLlama-Demo.F16';
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const emit = options.onEvent ?? (() => {});

@@ -26,9 +26,9 @@ describe('llamactl demo', () => {
     };
     expect(final.type).toBe('result');
     expect(final.shards.map((s) => s.name)).toEqual([
-      'TinyLlama-Demo.F32.cat0.llamafile',
-      'TinyLlama-Demo.F32.cat1.llamafile',
-      'TinyLlama-Demo.F32.cat2.llamafile',
+      'TinyLlama-Demo.F16.cat0.llamafile',
+      'TinyLlama-Demo.F16.cat1.llamafile',
+      'TinyLlama-Demo.F16.cat2.llamafile',
     ]);
     expect(final.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(final.prediction.metrics.output_token_count).toBeGreaterThan(0);
