@@ -65,6 +65,10 @@ describe('pull()', () => {
   });
 
   const retried = (events: PullEvent[]) => events.some((e) => e.type === 'retry');
+  const resolvedAgainAfterExpiry = (file: string) => {
+    const expired = t.hub.requests.findIndex((r) => r.origin === 'cdn' && r.status === 403 && r.path.includes(file));
+    return expired >= 0 && t.hub.requests.slice(expired).some((r) => r.origin === 'hub' && r.path.includes('/resolve/') && r.path.includes(file));
+  };
   const survivable: [string, Fault[], (events: PullEvent[]) => boolean][] = [
     ['connection resets mid-body', [{ kind: 'reset', times: 3 }], retried],
     ['503s', [{ kind: 'status', status: 503, times: 3 }], retried],
@@ -73,6 +77,8 @@ describe('pull()', () => {
     ['a corrupted byte once (shard re-fetched)', [{ kind: 'corrupt', file: 'cat1', afterBytes: 12345 }], (e) => e.some((x) => x.type === 'refetch')],
     ['a server that ignores Range', [{ kind: 'no-range', times: Infinity }], () => t.hub.requests.some((r) => r.origin === 'cdn' && r.headers.range === undefined && r.status === 200)],
     ['a stalled connection', [{ kind: 'stall', afterBytes: 1000 }], (e) => e.some((x) => x.type === 'retry' && /No data/.test(x.error))],
+    // A signed CDN URL that has expired answers 403: the shard is resolved again on the hub and the chunk re-fetched.
+    ['an expired signed CDN URL', [{ kind: 'status', status: 403, file: 'cat1' }], () => resolvedAgainAfterExpiry('cat1')],
     ['hub API 503 on the tree listing', [{ kind: 'status', origin: 'hub', file: '/tree/', status: 503 }], () => t.hub.requests.some((r) => r.origin === 'hub' && r.status === 503)],
   ];
   it.each(survivable)('survives %s with a bit-identical result', async (_, faults, faultSeen) => {
