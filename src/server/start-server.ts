@@ -99,7 +99,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const runtime = await detectRuntime(resolved.executable, { env, signal: options.signal });
   const kind = effectiveKind(runtime.kind, options.extraArgs);
   if (options.port !== undefined && options.port !== 0) await assertPortFree(host, options.port);
-  const name = options.detach ? await claimServerName(model, options.name, env) : (options.name ?? serverNameFor(model));
+  // Held until this function returns: by then the record exists (or the start failed), so the name stays taken.
+  await using claim = options.detach ? await claimServerName(model, options.name, env) : undefined;
+  const name = claim?.name ?? options.name ?? serverNameFor(model);
   let logFile: string | undefined;
   if (options.detach) {
     await mkdir(runDir(env), { recursive: true, mode: 0o700 });

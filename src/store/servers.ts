@@ -143,12 +143,42 @@ export function serverNameFor(model: string): string {
   return base.replace(/^[-.]+/, '') || 'server';
 }
 
-/** Validates a user-given name, or derives a free one from the model (`name`, `name-2`, …). */
+/** A server name held while its server starts, so two `serve --detach` at once cannot both take it. */
+export interface NameClaim extends AsyncDisposable {
+  name: string;
+}
+
+function claimPath(name: string, env?: NodeJS.ProcessEnv): string {
+  return join(runDir(env), `${name}.claim`);
+}
+
+/** Creates `<name>.claim` exclusively (O_EXCL); a claim whose process is gone is taken over. */
+async function tryClaim(name: string, env?: NodeJS.ProcessEnv): Promise<NameClaim | undefined> {
+  const file = claimPath(name, env);
+  for (;;) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return { name, [Symbol.asyncDispose]: () => rm(file, { force: true }) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // An empty file is a claim being written right now: taken.
+      const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+      if (!Number.isInteger(owner) || isAlive(owner)) return undefined;
+      await rm(file, { force: true });
+    }
+  }
+}
+
+/**
+ * Validates a user-given name, or derives a free one from the model (`name`, `name-2`, …), and holds it until the
+ * claim is disposed (by then the server's record exists, or the start failed).
+ */
 export async function claimServerName(
   model: string,
   requested: string | undefined,
   env?: NodeJS.ProcessEnv,
-): Promise<string> {
+): Promise<NameClaim> {
+  await mkdir(runDir(env), { recursive: true, mode: 0o700 });
   const live = new Set(
     (await listServers(env, { health: false })).filter((s) => s.state !== 'exited').map((s) => s.name),
   );
@@ -158,16 +188,18 @@ export async function claimServerName(
         hint: 'Use letters, digits, ".", "_" and "-".',
       });
     }
-    if (live.has(requested)) {
-      throw new UsageError(`A server named ${requested} is already running.`, {
+    const claim = live.has(requested) ? undefined : await tryClaim(requested, env);
+    if (!claim) {
+      throw new UsageError(`A server named ${requested} is already running (or starting).`, {
         hint: `Stop it first (llamactl stop ${requested}) or pick another --name.`,
       });
     }
-    return requested;
+    return claim;
   }
   const base = serverNameFor(model);
   for (let n = 1; ; n++) {
     const name = n === 1 ? base : `${base}-${n}`;
-    if (!live.has(name)) return name;
+    const claim = live.has(name) ? undefined : await tryClaim(name, env);
+    if (claim) return claim;
   }
 }

@@ -90,6 +90,19 @@ test('serve --detach returns when ready; ps shows it healthy; logs prints its ou
   expect((await runCli(['stop', 'tiny'], { env })).exitCode).toBe(3);
 });
 
+test('two serve --detach of one model at once get two names and two records', async () => {
+  const both = await Promise.all([0, 1].map(() => runCli(['serve', ggufPath, ...serveArgs, '--detach', '--json'], { env })));
+  const ready = both.map((serve) => {
+    expect(serve.exitCode, serve.stderr).toBe(0);
+    return JSON.parse(serve.stdout.trim().split('\n').at(-1)!) as { pid: number; name: string };
+  });
+  enginePids.push(...ready.map((r) => r.pid));
+  const stem = ggufPath.split('/').at(-1)!.replace(/\.gguf$/, '');
+  expect(ready.map((r) => r.name).sort()).toEqual([stem, `${stem}-2`]);
+  const ps = JSON.parse((await runCli(['ps', '--json'], { env })).stdout) as { name: string; pid: number; state: string }[];
+  expect(ps.map((s) => [s.name, s.pid, s.state]).sort()).toEqual(ready.map((r) => [r.name, r.pid, 'ready']).sort());
+});
+
 test('logs -f follows a detached server until it is stopped', async () => {
   const serve = await runCli(['serve', ggufPath, ...serveArgs, '--detach', '--name', 'follow', '--json'], { env });
   const ready = JSON.parse(serve.stdout.trim().split('\n').at(-1)!) as { pid: number; url: string };

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
@@ -62,7 +62,26 @@ test('names: derived from the model, deduplicated, validated', async () => {
   expect(serverNameFor('/m/Llama 3.2 1B.Q4_K_M.llamafile')).toBe('Llama-3.2-1B.Q4_K_M');
   expect(serverNameFor('x.gguf')).toBe('x');
   await record('model');
-  expect(await claimServerName('/a/model.llamafile', undefined, env)).toBe('model-2');
+  await using claim = await claimServerName('/a/model.llamafile', undefined, env);
+  expect(claim.name).toBe('model-2');
   await expect(claimServerName('m', 'model', env)).rejects.toThrow(/already running/);
   await expect(claimServerName('m', '../evil', env)).rejects.toBeInstanceOf(UsageError);
+});
+
+test('names are claimed exclusively while servers start: concurrent claims get distinct names until released', async () => {
+  const claims = await Promise.all(Array.from({ length: 5 }, () => claimServerName('/m/tiny.gguf', undefined, env)));
+  expect(claims.map((c) => c.name).sort()).toEqual(['tiny', 'tiny-2', 'tiny-3', 'tiny-4', 'tiny-5']);
+  await expect(claimServerName('m', 'tiny-3', env)).rejects.toThrow(/already running \(or starting\)/);
+  for (const claim of claims) await claim[Symbol.asyncDispose]();
+  expect(await readdir(join(home, 'run'))).toEqual([]);
+  await using again = await claimServerName('m', 'tiny-3', env);
+  expect(again.name).toBe('tiny-3');
+});
+
+test('a claim left by a process that is gone is taken over', async () => {
+  await claimServerName('m', 'warm', env).then((claim) => claim[Symbol.asyncDispose]());
+  await writeFile(join(home, 'run', 'warm.claim'), String(2 ** 22 + 1)); // above Linux's pid_max: no such process
+  await using claim = await claimServerName('m', 'warm', env);
+  expect(await readFile(join(home, 'run', 'warm.claim'), 'utf8')).toBe(String(process.pid));
+  expect(claim.name).toBe('warm');
 });
