@@ -160,7 +160,7 @@ export class LlamafileClient {
     options: RequestOptions = {},
   ): Promise<TextCompletion> | Stream<TextCompletionChunk, TextCompletion> {
     if (request.stream) {
-      return new Stream((signal) => this.#completionsStream(request, signal), textCompletionAccumulator());
+      return new Stream((signal) => this.#completionsStream(request, signal), textCompletionAccumulator(), { signal: options.signal });
     }
     return this.#completionsOnce(request, options);
   }
@@ -213,14 +213,7 @@ export class LlamafileClient {
     options: RequestOptions,
     accumulator: Accumulator<TChunk, TFinal>,
   ): Stream<TChunk, TFinal> {
-    const controller = new AbortController();
-    const stream = new Stream<TChunk, TFinal>((signal) => this.#http.events<TChunk>(path, body, signal), accumulator, controller);
-    // The caller's signal cancels the stream too.
-    if (options.signal) {
-      if (options.signal.aborted) controller.abort(options.signal.reason);
-      else options.signal.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
-    }
-    return stream;
+    return new Stream<TChunk, TFinal>((signal) => this.#http.events<TChunk>(path, body, signal), accumulator, { signal: options.signal });
   }
 }
 

@@ -16,16 +16,18 @@ export class Stream<TChunk, TFinal> implements AsyncIterable<TChunk> {
   readonly controller: AbortController;
   readonly #source: (signal: AbortSignal) => AsyncGenerator<TChunk>;
   readonly #accumulator: Accumulator<TChunk, TFinal>;
+  readonly #signal: AbortSignal | undefined;
   #state: 'new' | 'reading' | 'done' | 'failed' = 'new';
 
   constructor(
     source: (signal: AbortSignal) => AsyncGenerator<TChunk>,
     accumulator: Accumulator<TChunk, TFinal>,
-    controller: AbortController = new AbortController(),
+    options: { controller?: AbortController | undefined; signal?: AbortSignal | undefined } = {},
   ) {
     this.#source = source;
     this.#accumulator = accumulator;
-    this.controller = controller;
+    this.controller = options.controller ?? new AbortController();
+    this.#signal = options.signal;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<TChunk> {
@@ -33,6 +35,11 @@ export class Stream<TChunk, TFinal> implements AsyncIterable<TChunk> {
       throw new ClientError('This stream has already been read.', { hint: 'Make a new request to read it again.' });
     }
     this.#state = 'reading';
+    // The caller's signal cancels the request too, for as long as the stream is read (no listener left behind).
+    const caller = this.#signal;
+    const forward = () => this.controller.abort(caller?.reason);
+    if (caller?.aborted) forward();
+    else caller?.addEventListener('abort', forward, { once: true });
     try {
       for await (const chunk of this.#source(this.controller.signal)) {
         this.#accumulator.add(chunk);
@@ -40,6 +47,7 @@ export class Stream<TChunk, TFinal> implements AsyncIterable<TChunk> {
       }
       this.#state = 'done';
     } finally {
+      caller?.removeEventListener('abort', forward);
       if (this.#state !== 'done') {
         this.#state = 'failed';
         this.controller.abort(new AbortError('The stream was closed before its end.'));

@@ -3,6 +3,7 @@
  * file, two slots, small context. The model's text is gibberish, but it is a real model: tokens, sampling, seeds,
  * stop sequences, grammars and slots all behave as they do with a real one.
  */
+import { getEventListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +90,18 @@ describe('generation', () => {
     const final = await stream.finalResponse();
     expect(final.content).toBe(whole.content);
     expect(final.timings?.predicted_n).toBe(12);
+  });
+
+  it('a streamed chat\'s final response has the usage the non-streamed call reports, without stream_options', async () => {
+    const request = { messages: user('Hi there'), max_tokens: 6, temperature: 0, ignore_eos: true };
+    const whole = await client.chat(request);
+    const streamed = await client.chat({ ...request, stream: true }).finalResponse();
+    expect(whole.usage).toBeDefined();
+    expect(streamed.usage).toMatchObject({
+      prompt_tokens: whole.usage!.prompt_tokens,
+      completion_tokens: whole.usage!.completion_tokens,
+      total_tokens: whole.usage!.total_tokens,
+    });
   });
 
   it('chat streams deltas whose sum is the final message, with usage', async () => {
@@ -201,6 +214,34 @@ describe('cancellation', () => {
     expect(after.tokens_predicted).toBeLessThanOrEqual(2);
     const metrics = await client.metrics();
     expect(metrics['llamacpp:requests_processing']).toBe(0);
+  });
+
+  it('the caller\'s signal cancels every kind of stream: completion, chat and completions', async () => {
+    const long = { n_predict: 400, max_tokens: 400, ignore_eos: true, stream: true } as const;
+    const kinds = [
+      (signal: AbortSignal) => client.completion({ prompt: 'Go on', ...long }, { signal }),
+      (signal: AbortSignal) => client.chat({ messages: user('Go on'), ...long }, { signal }),
+      (signal: AbortSignal) => client.completions({ prompt: 'Go on', ...long }, { signal }),
+    ];
+    for (const open of kinds) {
+      const controller = new AbortController();
+      let chunks = 0;
+      const read = async () => {
+        for await (const _ of open(controller.signal)) if (++chunks === 3) controller.abort();
+      };
+      await expect(read()).rejects.toBeInstanceOf(AbortError);
+      expect(chunks).toBe(3);
+      await expect.poll(async () => (await client.slots()).some((slot) => slot.is_processing), { timeout: 10_000 }).toBe(false);
+    }
+  });
+
+  it('streams read to the end leave no listener on the caller\'s signal', async () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 12; i++) {
+      await client.chat({ messages: user('Hi'), max_tokens: 1, stream: true }, { signal: controller.signal }).finalResponse();
+      await client.completions({ prompt: 'Hi', max_tokens: 1, stream: true }, { signal: controller.signal }).finalResponse();
+    }
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('breaking out of the loop aborts the request the same way', async () => {
