@@ -50,12 +50,9 @@ export function serverMessage(body: unknown): string {
 /** The error for an HTTP status ≥ 400 (or an error inside a stream, where `status` may be unknown). */
 export function apiError(status: number | undefined, body: unknown, url: string): APIError {
   const message = serverMessage(body);
-  // Errors inside a 200 stream carry their own code in the envelope.
-  const code =
-    status ??
-    (body !== null && typeof body === 'object'
-      ? Number((body as { error?: { code?: unknown } }).error?.code ?? Number.NaN)
-      : Number.NaN);
+  // Errors inside a 200 stream carry their own code: in the envelope (upstream) or at the top (llamafile 0.8.x).
+  const envelope = body !== null && typeof body === 'object' ? (body as { code?: unknown; error?: { code?: unknown } }) : undefined;
+  const code = status ?? Number(envelope?.error?.code ?? envelope?.code ?? Number.NaN);
   const effective = Number.isFinite(code) ? code : undefined;
   if (effective === 401 || effective === 403) {
     return new AuthenticationError(effective, message, body, {

@@ -30,14 +30,14 @@ export interface PredictionInput {
 export interface PredictionMetrics {
   input_token_count: number | null;
   output_token_count: number;
-  /** Seconds. */
+  /** Seconds from the request to the first piece of text, as the client saw it (the server's prompt time if none came). */
   time_to_first_token: number | null;
   tokens_per_second: number | null;
   /** Seconds spent evaluating the prompt and generating. */
   predict_time: number;
   /** Seconds from the request to the last token, as seen by the client. */
   total_time: number;
-  /** `server` when the numbers come from the server's own timings, `client` when measured here. */
+  /** `server` when token counts and speed come from the server's own timings, `client` when measured here. */
   source: 'server' | 'client';
 }
 
@@ -47,7 +47,10 @@ export interface Prediction {
   input: PredictionInput;
   /** The generated text. */
   output: string;
-  /** The text as it was streamed, one piece per token. */
+  /**
+   * The text as it was streamed, usually one piece per token. Text the server holds back while it checks for a stop
+   * sequence arrives later in one piece (or is cut), so `output_token_count` (what the engine generated) can differ.
+   */
   tokens: string[];
   stop_reason: FinishReason;
   metrics: PredictionMetrics;
@@ -64,6 +67,10 @@ const KNOWN_INPUTS = new Set<string>([
   'prompt', 'system_prompt', 'prompt_template', 'max_tokens', 'min_tokens', 'temperature', 'top_p', 'top_k', 'stop',
   'seed', 'presence_penalty', 'frequency_penalty',
 ]);
+
+const NUMERIC_INPUTS = [
+  'max_tokens', 'min_tokens', 'temperature', 'top_p', 'top_k', 'seed', 'presence_penalty', 'frequency_penalty',
+] as const satisfies readonly (keyof PredictionInput)[];
 
 /** Runs one prediction. Unknown or impossible parameters are rejected with a UsageError, never dropped. */
 export async function predict(client: LlamafileClient, input: PredictionInput, options: PredictOptions = {}): Promise<Prediction> {
@@ -143,7 +150,7 @@ function metricsOf(
     return {
       input_token_count: inputTokens ?? null,
       output_token_count: outputTokens,
-      time_to_first_token: promptMs / 1000,
+      time_to_first_token: clock.firstTokenAt === undefined ? promptMs / 1000 : (clock.firstTokenAt - clock.started) / 1000,
       tokens_per_second: predictedMs > 0 ? (outputTokens / predictedMs) * 1000 : null,
       predict_time: (allPromptMs + predictedMs) / 1000,
       total_time: totalTime,
@@ -175,6 +182,21 @@ function validate(input: PredictionInput): void {
     throw new UsageError('system_prompt needs a prompt_template to go into.', {
       hint: 'Pass prompt_template: llama3, llama2, chatml, or your own with {system_prompt} and {prompt}.',
     });
+  }
+  if (input.system_prompt && input.prompt_template !== undefined && !resolveTemplate(input.prompt_template).template.includes('{system_prompt}')) {
+    throw new UsageError('system_prompt was given, but the prompt template has no {system_prompt} placeholder for it.', {
+      hint: 'Add {system_prompt} to the template, or leave system_prompt out.',
+    });
+  }
+  for (const key of NUMERIC_INPUTS) {
+    const value = input[key];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new UsageError(`${key} must be a number, got ${JSON.stringify(value)}.`);
+    }
+  }
+  const stops = typeof input.stop === 'string' ? [input.stop] : input.stop;
+  if (stops !== undefined && !(Array.isArray(stops) && stops.every((stop) => typeof stop === 'string' && stop !== ''))) {
+    throw new UsageError(`stop must be a string or an array of non-empty strings, got ${JSON.stringify(input.stop)}.`);
   }
   const { max_tokens = 512, min_tokens = 0 } = input;
   if (!Number.isInteger(max_tokens) || max_tokens < 1) throw new UsageError(`max_tokens must be a positive integer, got ${max_tokens}.`);

@@ -265,6 +265,9 @@ describe('predict', () => {
     expect(prediction.metrics.output_token_count).toBeLessThanOrEqual(6);
     expect(prediction.metrics.input_token_count).toBeGreaterThan(5);
     expect(prediction.metrics.tokens_per_second).toBeGreaterThan(0);
+    // Wall-clock, as Replicate reports it: never more than the whole prediction took.
+    expect(prediction.metrics.time_to_first_token).toBeGreaterThan(0);
+    expect(prediction.metrics.time_to_first_token).toBeLessThanOrEqual(prediction.metrics.total_time);
   });
 
   it('min_tokens is honoured: end-of-sequence and stop sequences wait until then', async () => {
@@ -277,6 +280,10 @@ describe('predict', () => {
     await expect(predict(client, { prompt: 'x', top_a: 1 } as never)).rejects.toThrow(/Unknown prediction input "top_a"/);
     await expect(predict(client, { prompt: 'x', min_tokens: 9, max_tokens: 4 })).rejects.toBeInstanceOf(UsageError);
     await expect(predict(client, { prompt: 'x', system_prompt: 'y' })).rejects.toThrow(/prompt_template/);
+    await expect(predict(client, { prompt: 'x', system_prompt: 'y', prompt_template: 'Q: {prompt} A:' })).rejects.toThrow(/no \{system_prompt\} placeholder/);
+    await expect(predict(client, { prompt: 'x', stop: 5 } as never)).rejects.toThrow(/stop must be a string/);
+    await expect(predict(client, { prompt: 'x', temperature: '0.5' } as never)).rejects.toThrow(/temperature must be a number/);
+    await expect(predict(client, { prompt: 'x', presence_penalty: Number.NaN })).rejects.toBeInstanceOf(UsageError);
   });
 });
 

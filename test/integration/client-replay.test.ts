@@ -166,9 +166,11 @@ describe('llamafile 0.8.x (replayed)', () => {
       source: 'server',
       input_token_count: 5,
       output_token_count: 4,
-      time_to_first_token: 0.0125,
       predict_time: (12.5 + 41.2) / 1000,
     });
+    // Time to first token is what the client waited (Replicate's meaning), not the server's prompt time.
+    expect(prediction.metrics.time_to_first_token).toBeGreaterThan(0);
+    expect(prediction.metrics.time_to_first_token).toBeLessThanOrEqual(prediction.metrics.total_time);
     expect(prediction.metrics.tokens_per_second).toBeCloseTo((4 / 41.2) * 1000, 6);
   });
 });

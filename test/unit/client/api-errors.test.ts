@@ -56,7 +56,13 @@ describe('apiError', () => {
     expect(error.status).toBe(503);
   });
 
-  it('has no status for a 0.8.x `error:` line', () => {
+  it('takes the status from a top-level code in a stream\'s error line', () => {
+    const error = apiError(undefined, { code: 500, message: 'kv cache full', type: 'server_error' }, URL_);
+    expect(error.status).toBe(500);
+    expect(error.serverMessage).toBe('kv cache full');
+  });
+
+  it('has no status for a 0.8.x `error:` line without a code', () => {
     const error = apiError(undefined, { content: 'slot unavailable' }, URL_);
     expect(error.constructor).toBe(APIError);
     expect(error.status).toBeUndefined();
