@@ -3,7 +3,7 @@ import { open, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join as joinPath, resolve } from 'node:path';
 import { AbortError, NotFoundError, UsageError } from './errors.js';
 import { completeFile } from './download/complete-file.js';
-import { assertDiskSpace, freeSpace as statfsFree } from './download/disk.js';
+import { assertDiskSpace, diskError, freeSpace as statfsFree } from './download/disk.js';
 import type { ProgressListener } from './download/events.js';
 import { SpeedMeter } from './download/speed-meter.js';
 import { groupShardSets, ShardSetError } from './hub/shards.js';
@@ -64,9 +64,11 @@ export async function join(out: string, shards: readonly string[], options: Join
   await assertDiskSpace(dirname(path), size, options.freeSpace ?? statfsFree);
 
   const partPath = `${path}.part`;
-  const output = await open(partPath, 'w', 0o644).catch((cause: NodeJS.ErrnoException) => {
-    throw new UsageError(`Cannot write ${partPath} (${cause.code}).`, { cause, hint: 'Choose a writable output folder.' });
-  });
+  // Failures writing the output (full disk, read-only folder) get a typed error; those reading a shard do not.
+  const writeFailed = (cause: unknown): never => {
+    throw diskError(cause, dirname(path)) ?? cause;
+  };
+  const output = await open(partPath, 'w', 0o644).catch(writeFailed);
   const meter = new SpeedMeter();
   const result: JoinResult['shards'] = [];
   let written = 0;
@@ -84,7 +86,7 @@ export async function join(out: string, shards: readonly string[], options: Join
           if (bytesRead <= 0) throw new UsageError(`${shard.path} shrank while it was being read.`);
           const piece = buffer.subarray(0, bytesRead);
           hash.update(piece);
-          await output.write(piece, 0, bytesRead, written);
+          await output.write(piece, 0, bytesRead, written).catch(writeFailed);
           at += bytesRead;
           written += bytesRead;
           if (Date.now() - lastReport > 250) {
@@ -97,7 +99,7 @@ export async function join(out: string, shards: readonly string[], options: Join
       }
       result.push({ name: shard.path, size: shard.size, sha256: hash.digest('hex') });
     }
-    await completeFile(output, partPath, path);
+    await completeFile(output, partPath, path).catch(writeFailed);
   } catch (error) {
     await output.close().catch(() => {});
     await rm(partPath, { force: true });

@@ -1,7 +1,7 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AbortError, HubError, NotFoundError, UsageError } from './errors.js';
-import { assertDiskSpace, freeSpace as statfsFree } from './download/disk.js';
+import { assertDiskSpace, diskError, freeSpace as statfsFree } from './download/disk.js';
 import { insufficientMemoryError, type FitVerdict, type SystemMemory } from './format/fit.js';
 import { downloadSet, type DownloadShard } from './download/download-set.js';
 import type { ProgressListener } from './download/events.js';
@@ -96,11 +96,11 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
   // A token set for one hub never goes to another host named in a URL.
   const sameHub = safeOrigin(endpoint) === safeOrigin(configured);
   const client = new HubClient({ endpoint, token: sameHub ? token : undefined, dispatcher, signal: options.signal, retry: options.retry });
+  const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(parsed.repo, env);
   try {
     const commit = await client.commitOf(parsed.repo, revision);
     const files = await client.listFiles(parsed.repo, commit);
     const set = chooseSet(parsed.repo, files, parsed);
-    const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(parsed.repo, env);
     const path = join(dir, set.name);
     const shards = set.shards.map(({ path: name, size, sha256 }) => ({ name, size, sha256 }));
     const size = shards.reduce((sum, s) => sum + s.size, 0);
@@ -163,7 +163,8 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
         hint: 'The partial file and its journal are kept: run the same command again to resume.',
       });
     }
-    throw error;
+    // A disk that fills up (or goes read-only) mid-download: the .part and its journal stay, ready to resume.
+    throw diskError(error, dir, true) ?? error;
   } finally {
     await dispatcher.close().catch(() => {});
   }
@@ -215,11 +216,7 @@ async function makeDir(dir: string): Promise<void> {
     await handle.close();
     await rm(probe, { force: true });
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM' || code === 'ENOTDIR' || code === 'EEXIST') {
-      throw new UsageError(`Cannot write to ${dir} (${code}).`, { cause, hint: 'Choose a writable folder with --dir.' });
-    }
-    throw cause;
+    throw diskError(cause, dir) ?? cause;
   }
 }
 

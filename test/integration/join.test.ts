@@ -57,6 +57,13 @@ describe('llamactl join', () => {
     expect(await readdir(dir)).toEqual(before);
   });
 
+  it('refuses an output folder that does not exist with one clear line (exit 2)', async () => {
+    const shards = ['Mix.Q4_0.llamafile.cat0', 'Mix.Q4_0.llamafile.cat1'].map((f) => join(dir, f));
+    const result = await runCli(['join', join(dir, 'no', 'such', 'Mix.llamafile'), ...shards]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toBe(`llamactl: Cannot write to ${join(dir, 'no', 'such')} (ENOENT). Choose a writable folder.`);
+  });
+
   it('does not overwrite an existing output without --force', async () => {
     const out = join(dir, 'x.llamafile');
     await writeFile(out, 'keep');

@@ -1,6 +1,6 @@
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AbortError, DiskSpaceError, HubError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../../src/errors.js';
 import type { Fault } from '../../../src/hub/local-hub.js';
 import { pull, type PullEvent, type PullOptions } from '../../../src/pull.js';
@@ -187,6 +187,34 @@ describe('pull()', () => {
       await chmod(out, 0o755);
     }
     expect(dataRequests(t.hub)).toHaveLength(0);
+  });
+
+  it('stops at once on a full disk with one DiskSpaceError, keeping the .part and journal to resume', async () => {
+    // A full disk on demand: every positioned write after the first two fails with ENOSPC, as the kernel reports it.
+    const probe = await open(join(t.home, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const writev = proto.writev;
+    let calls = 0;
+    const full = vi.spyOn(proto, 'writev').mockImplementation(function (this: FileHandle, ...args: Parameters<FileHandle['writev']>) {
+      if (++calls <= 2) return writev.apply(this, args);
+      return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' }));
+    });
+    let error: unknown;
+    try {
+      error = await run(`${REPO}:Q2_K`, { connections: 2 }).catch((e: unknown) => e);
+    } finally {
+      full.mockRestore();
+    }
+    expect(error).toBeInstanceOf(DiskSpaceError);
+    expect((error as DiskSpaceError).exitCode).toBe(6);
+    expect((error as Error).message).toBe(`The disk is full: cannot write to ${out} (ENOSPC).`);
+    expect((error as DiskSpaceError).hint).toMatch(/run the same command again to resume/);
+    // Not retried: the failing write stops every connection.
+    expect(calls).toBeLessThanOrEqual(4);
+    expect((await readdir(out)).filter((name) => !name.includes('.tmp-')).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal']);
+    const result = await run(`${REPO}:Q2_K`, { connections: 2 });
+    await expectQ2K(result.path);
   });
 
   it('starts over when the journal does not match the .part', async () => {
