@@ -4,9 +4,10 @@
  */
 import { createInterface } from 'node:readline';
 import { ChatSession } from '../client/chat-session.js';
-import { connect } from '../client/connect.js';
+import { connect, type Connection } from '../client/connect.js';
 import { AbortError, isLlamactlError } from '../errors.js';
 import { samplingParams, type GenerationFlags } from './generation-options.js';
+import { stdoutClosed } from './output.js';
 
 export interface ChatReplFlags extends GenerationFlags {
   system?: string;
@@ -19,15 +20,24 @@ export async function runChatRepl(target: string, flags: ChatReplFlags): Promise
   const startup = new AbortController();
   const onStartupSignal = () => startup.abort(new AbortError('Interrupted while connecting.'));
   process.once('SIGINT', onStartupSignal);
-  let connection;
+  let connection: Connection;
   try {
     connection = await connect(target, {
       apiKey: flags.apiKey,
       runtime: flags.runtime,
       ctxSize: flags.ctxSize,
       gpuLayers: flags.gpuLayers,
+      force: flags.force,
       signal: startup.signal,
     });
+    if (connection.source !== 'started') {
+      // Find out now, not after the first question, that nothing answers there.
+      const opened = connection;
+      await opened.client.health({ signal: startup.signal }).catch(async (error: unknown) => {
+        await opened.close();
+        throw error;
+      });
+    }
   } finally {
     process.off('SIGINT', onStartupSignal);
   }
@@ -41,8 +51,13 @@ export async function runChatRepl(target: string, flags: ChatReplFlags): Promise
       rl.prompt();
     } else rl.close();
   };
+  const onStdoutClosed = () => {
+    answering?.abort(new AbortError('Standard output was closed.'));
+    rl.close();
+  };
   rl.on('SIGINT', onInterrupt);
   process.on('SIGINT', onInterrupt);
+  stdoutClosed.addEventListener('abort', onStdoutClosed, { once: true });
   rl.setPrompt('>>> ');
   if (interactive) {
     process.stderr.write(`Connected to ${connection.url}. ${HELP}\n`);
@@ -60,9 +75,11 @@ export async function runChatRepl(target: string, flags: ChatReplFlags): Promise
           await session.send(line, { signal: answering.signal, onToken: (text) => process.stdout.write(text) });
           process.stdout.write('\n');
         } catch (error) {
+          if (stdoutClosed.aborted) break;
           process.stdout.write('\n');
           if (error instanceof AbortError && answering.signal.aborted) process.stderr.write('(cancelled)\n');
-          else if (isLlamactlError(error)) process.stderr.write(`llamactl: ${error.message}${error.hint ? ` ${error.hint}` : ''}\n`);
+          // A person can read the error and ask again; a script gets it as the exit status.
+          else if (interactive && isLlamactlError(error)) process.stderr.write(`llamactl: ${error.message}${error.hint ? ` ${error.hint}` : ''}\n`);
           else throw error;
         } finally {
           answering = undefined;
@@ -72,6 +89,7 @@ export async function runChatRepl(target: string, flags: ChatReplFlags): Promise
     }
   } finally {
     process.off('SIGINT', onInterrupt);
+    stdoutClosed.removeEventListener('abort', onStdoutClosed);
     rl.close();
     await connection.close();
   }

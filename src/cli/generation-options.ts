@@ -7,6 +7,7 @@ export interface GenerationFlags {
   runtime?: string;
   ctxSize?: number;
   gpuLayers?: number;
+  force?: boolean;
   maxTokens?: number;
   temperature?: number;
   topP?: number;
@@ -36,13 +37,14 @@ export function decimal(flag: string): (value: string) => number {
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-/** --api-key, --runtime, --ctx-size, --gpu-layers: how to reach (or start) the server. */
+/** --api-key, --runtime, --ctx-size, --gpu-layers, --force: how to reach (or start) the server. */
 export function addServerOptions(command: Command): Command {
   return command
     .addOption(new Option('--api-key <key>', "the server's API key").env('LLAMACTL_API_KEY'))
     .option('--runtime <path>', 'llamafile or llama-server binary to serve a .gguf with (when a server is started)')
     .option('--ctx-size <n>', 'context size of a server started for this call', integer('--ctx-size'))
-    .option('--gpu-layers <n>', 'layers to offload to the GPU (server started for this call)', integer('--gpu-layers'));
+    .option('--gpu-layers <n>', 'layers to offload to the GPU (server started for this call)', integer('--gpu-layers'))
+    .option('--force', 'start a server for this call even if the model looks too big for this machine');
 }
 
 /** --max-tokens, --temperature, --top-p, --top-k, --seed, --stop. */

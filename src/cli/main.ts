@@ -14,6 +14,7 @@ import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerStop } from './commands/stop.js';
 import { EXIT_CODES_HELP } from './help.js';
+import { stdoutClosed, watchStdout } from './output.js';
 
 /** Builds the command tree. Command modules are light; each loads its library code only when it runs. */
 export function buildProgram(): Command {
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
 /** The CLI entry point: the one place that turns errors into messages and exit codes. */
 export async function main(argv: readonly string[]): Promise<void> {
   const program = buildProgram();
+  watchStdout();
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
@@ -55,6 +57,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 function report(error: unknown, argv: readonly string[]): number {
+  // The reader of our output went away (`| head`): nothing to tell it, and not a failure.
+  if (stdoutClosed.aborted) return 0;
   if (error instanceof CommanderError) {
     // Commander already printed its message (or the help / version text).
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;

@@ -1,4 +1,17 @@
 /** Small helpers the commands share for writing to the terminal. The library never prints; only src/cli does. */
+import { AbortError } from '../errors.js';
+
+const closed = new AbortController();
+/** Aborted once stdout's reader has gone (`llamactl … | head`): commands stop, clean up and exit quietly. */
+export const stdoutClosed: AbortSignal = closed.signal;
+
+/** Call once at start-up: EPIPE on stdout aborts `stdoutClosed` instead of crashing with a stack trace. */
+export function watchStdout(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed.abort(new AbortError('Standard output was closed.'));
+  });
+}
 
 /** Writes one NDJSON line to stdout. */
 export function printJson(value: unknown): void {
@@ -31,8 +44,8 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * Runs `body` with an AbortSignal that fires on the first Ctrl-C (SIGINT) or SIGTERM. A second Ctrl-C is left
- * to Node's default (immediate exit), so a stuck command can always be interrupted.
+ * Runs `body` with an AbortSignal that fires on the first Ctrl-C (SIGINT) or SIGTERM, or when stdout is closed. A
+ * second Ctrl-C is left to Node's default (immediate exit), so a stuck command can always be interrupted.
  */
 export async function withInterrupt<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -44,7 +57,7 @@ export async function withInterrupt<T>(body: (signal: AbortSignal) => Promise<T>
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await body(controller.signal);
+    return await body(AbortSignal.any([controller.signal, stdoutClosed]));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

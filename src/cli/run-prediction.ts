@@ -37,6 +37,7 @@ export async function runPrediction(target: string, flags: RunPredictionFlags): 
       runtime: flags.runtime,
       ctxSize: flags.ctxSize,
       gpuLayers: flags.gpuLayers,
+      force: flags.force,
       signal,
     });
     try {

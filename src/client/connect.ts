@@ -14,6 +14,8 @@ export interface ConnectOptions {
   runtime?: string | undefined;
   ctxSize?: number | undefined;
   gpuLayers?: number | undefined;
+  /** Start a server for the call even if the fit check says the model is too big. */
+  force?: boolean | undefined;
   /** Client request timeout. @default 600_000 */
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
@@ -51,6 +53,7 @@ export async function connect(target: string, options: ConnectOptions = {}): Pro
     runtime: options.runtime,
     ctxSize: options.ctxSize,
     gpuLayers: options.gpuLayers,
+    force: options.force,
     apiKey,
     signal: options.signal,
     onLog: options.onLog,

@@ -1,11 +1,12 @@
 /** `llamactl run` as a child process, against the real engine and the tiny model. */
+import { execa } from 'execa';
 import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { predict, type Prediction } from '../../src/client/predict.js';
 import { startServer, type RunningServer } from '../../src/server/start-server.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { testFixtures } from '../helpers/engine.js';
 
 let home: string;
@@ -69,7 +70,21 @@ describe('llamactl run', () => {
     expect(await processesMentioning(model)).toEqual([]);
   });
 
+  it('stops quietly when its reader goes away (| head): exit 0, no stack trace, the server it started is stopped', async () => {
+    const { serverPath, ggufPath } = testFixtures();
+    const model = join(home, 'piped-copy.gguf');
+    await copyFile(ggufPath, model);
+    const args = ['run', model, '--runtime', serverPath, '--ctx-size', '2048', '-p', 'Go on', '--min-tokens', '1500', '--max-tokens', '1500'];
+    const child = execa(process.execPath, [CLI, ...args], { env, reject: false });
+    child.stdout!.once('data', () => child.stdout!.destroy());
+    const result = await child;
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js/);
+    expect(await processesMentioning(model)).toEqual([]);
+  });
+
   it.each([
+    ['--force is taken (and the URL then refused)', ['run', 'http://127.0.0.1:9', '--force', '-p', 'x'], 9, /connection refused/],
     ['nothing listening', ['run', 'http://127.0.0.1:9', '-p', 'x'], 9, /connection refused/],
     ['a model file that does not exist', ['run', 'missing.gguf', '-p', 'x'], 3, /No file at/],
     ['a template without {prompt}', ['run', 'http://127.0.0.1:9', '-p', 'x', '--template', 'User: {q}'], 2, /\{prompt\}/],
