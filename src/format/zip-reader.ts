@@ -76,11 +76,19 @@ export async function readWithTail(
 /** Finds and walks the central directory. */
 export async function readZipDirectory(source: RandomAccessSource): Promise<ZipDirectory> {
   const where = source.description;
-  const notZip = () =>
-    new FormatError(`${where} is not a llamafile or zip archive (no end-of-central-directory record found).`, {
+  const notZip = async () => {
+    // A file that starts like a llamafile (APE prolog) or a zip but has no end record was cut short.
+    const head = Buffer.from(await source.read(0, Math.min(8, source.size)));
+    if (head.subarray(0, 6).toString('latin1') === 'MZqFpD' || (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50)) {
+      return new FormatError(`${where} looks truncated: it starts like a llamafile, but its end (the zip directory) is missing.`, {
+        hint: 'The download or copy is incomplete: pull it again (a pull resumes), or join all of its .catN shards.',
+      });
+    }
+    return new FormatError(`${where} is not a llamafile or zip archive (no end-of-central-directory record found).`, {
       hint: 'Pass a .llamafile, a .gguf, or the first .catN shard of a split llamafile.',
     });
-  if (source.size < EOCD_SIZE) throw notZip();
+  };
+  if (source.size < EOCD_SIZE) throw await notZip();
   const tailOffset = Math.max(0, source.size - TAIL_SIZE);
   const tail = { offset: tailOffset, bytes: await source.read(tailOffset, source.size - tailOffset) };
   const view = viewOf(tail.bytes);
@@ -92,7 +100,7 @@ export async function readZipDirectory(source: RandomAccessSource): Promise<ZipD
       break;
     }
   }
-  if (eocd < 0) throw notZip();
+  if (eocd < 0) throw await notZip();
 
   let count = view.getUint16(eocd + 10, true);
   let directorySize = view.getUint32(eocd + 12, true);

@@ -148,7 +148,11 @@ describe('readLlamafile', () => {
     for (const cut of cuts) {
       const error = await readLlamafile(new BufferSource(bytes.subarray(0, cut))).catch((e: unknown) => e);
       expect(error, `cut at ${cut}`).toBeInstanceOf(FormatError);
+      // Cut before its zip directory, a llamafile is called truncated, not "not a llamafile".
+      if (cut >= 6 && cut < bytes.length - 1000) expect((error as Error).message, `cut at ${cut}`).toMatch(/looks truncated/);
     }
+    const notALlamafile = Buffer.alloc(100_000, 7);
+    await expect(readLlamafile(new BufferSource(notALlamafile))).rejects.toThrow(/is not a llamafile or zip archive/);
     // Fuzz a small llamafile (a GGUF with a few keys and one tensor) so each round is cheap.
     const smallGguf = join(dir, 'small.gguf');
     const { header } = encodeGgufHeader({
