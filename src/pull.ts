@@ -12,6 +12,7 @@ import { createDispatcher } from './hub/http.js';
 import { parseModelRef } from './hub/ref.js';
 import { assertSafeRepoPath } from './hub/safe-path.js';
 import { groupShardSets, selectShardSet, ShardSetError, type RepoFile, type ShardSet } from './hub/shards.js';
+import { tryFileLock } from './store/lock.js';
 import { readManifest, recordModel, repoDir } from './store/models.js';
 
 export type { PullEvent, ProgressListener } from './download/events.js';
@@ -97,6 +98,7 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
   const sameHub = safeOrigin(endpoint) === safeOrigin(configured);
   const client = new HubClient({ endpoint, token: sameHub ? token : undefined, dispatcher, signal: options.signal, retry: options.retry });
   const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(parsed.repo, env);
+  let release: (() => Promise<void>) | undefined;
   try {
     const commit = await client.commitOf(parsed.repo, revision);
     const files = await client.listFiles(parsed.repo, commit);
@@ -105,6 +107,12 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     const shards = set.shards.map(({ path: name, size, sha256 }) => ({ name, size, sha256 }));
     const size = shards.reduce((sum, s) => sum + s.size, 0);
     await makeDir(dir);
+    // One pull per target: a second one would truncate the first's .part.
+    const lock = await tryFileLock(`${path}.part.lock`);
+    if ('owner' in lock) {
+      throw new UsageError(`${path} is already being pulled by pid ${lock.owner}.`, { hint: 'Wait for that pull to finish, or stop it first.' });
+    }
+    release = lock.release;
     options.onProgress?.({ type: 'resolved', repo: parsed.repo, commit, name: set.name, path, size, shards });
 
     const verify = options.verify ?? true;
@@ -166,6 +174,7 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     // A disk that fills up (or goes read-only) mid-download: the .part and its journal stay, ready to resume.
     throw diskError(error, dir, true) ?? error;
   } finally {
+    await release?.();
     await dispatcher.close().catch(() => {});
   }
 }

@@ -38,3 +38,34 @@ export async function withDirLock<T>(lockDir: string, body: () => Promise<T>, po
     await rm(lockDir, { recursive: true, force: true });
   }
 }
+
+/** The pid in a lock file when that process is alive; `undefined` for no lock or a stale one. */
+export async function lockOwner(lockFile: string): Promise<number | undefined> {
+  const owner = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
+  return Number.isInteger(owner) && isAlive(owner) ? owner : undefined;
+}
+
+/**
+ * Takes `lockFile` (created with O_EXCL, holding our pid) without waiting. Returns the release function, or the pid
+ * of the live process that holds it. A lock left by a process that no longer exists is taken over.
+ */
+export async function tryFileLock(lockFile: string): Promise<{ release: () => Promise<void> } | { owner: number }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: 'wx', mode: 0o644 });
+      return { release: () => rm(lockFile, { force: true }) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
+    }
+    const text = await readFile(lockFile, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    // Empty: the owner may be between creating the file and writing its pid; look again before taking it over.
+    if (text === '' && attempt === 0) {
+      await sleep(100);
+      continue;
+    }
+    const owner = await lockOwner(lockFile);
+    if (owner !== undefined) return { owner };
+    await rm(lockFile, { force: true });
+  }
+}

@@ -172,8 +172,8 @@ describe('llamactl pull (CLI)', () => {
     await child;
     const journal = await readJournal(`${part}.journal`);
     expect(journal?.done.length).toBeGreaterThanOrEqual(2);
-    // (a journal temp file may be left too, when the kill landed mid-write)
-    expect((await readdir(out)).filter((name) => !name.includes('.tmp-')).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal']);
+    // (a journal temp file may be left too, when the kill landed mid-write; the dead pull's lock is taken over)
+    expect((await readdir(out)).filter((name) => !name.includes('.tmp-')).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal', 'Test.Q2_K.llamafile.part.lock']);
     const chunk = journal!.chunkSize;
     const sizes = [3_000_017, 2_000_005, 1_000_003];
     const doneBytes = journal!.done.reduce((sum, id) => {

@@ -1,5 +1,6 @@
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AbortError, DiskSpaceError, HubError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../../src/errors.js';
 import type { Fault } from '../../../src/hub/local-hub.js';
@@ -215,6 +216,26 @@ describe('pull()', () => {
     expect((await readdir(out)).filter((name) => !name.includes('.tmp-')).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal']);
     const result = await run(`${REPO}:Q2_K`, { connections: 2 });
     await expectQ2K(result.path);
+  });
+
+  it('refuses a second pull of the same target while the first runs, which still completes', async () => {
+    t.hub.setRateLimit(3_000_000);
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const first = run(`${REPO}:Q2_K`, { onProgress: (e) => e.type === 'start' && started() });
+    await running;
+    const second = await run(`${REPO}:Q2_K`).catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(UsageError);
+    expect((second as Error).message).toBe(`${join(out, 'Test.Q2_K.llamafile')} is already being pulled by pid ${process.pid}.`);
+    t.hub.setRateLimit(undefined);
+    await expectQ2K((await first).path);
+  });
+
+  it('takes over a lock left by a process that is gone', async () => {
+    const gone = await execa(process.execPath, ['-e', '']);
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'Test.Q2_K.llamafile.part.lock'), String(gone.pid));
+    await expectQ2K((await run(`${REPO}:Q2_K`)).path);
   });
 
   it('starts over when the journal does not match the .part', async () => {
