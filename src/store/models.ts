@@ -1,8 +1,10 @@
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { NotFoundError } from '../errors.js';
-import { writeJsonAtomic } from '../download/journal.js';
+import { NotFoundError, UsageError } from '../errors.js';
+import { journalPath, readJournal, writeJsonAtomic } from '../download/journal.js';
+import { planChunks } from '../download/plan-chunks.js';
 import { quantOf } from '../hub/shards.js';
+import { lockOwner } from './lock.js';
 import { modelsDir } from './paths.js';
 
 /** A model in the store (`$LLAMACTL_HOME/models/<owner>/<repo>/<file>`). */
@@ -11,10 +13,15 @@ export interface StoredModel {
   name: string;
   repo: string | undefined;
   commit: string | undefined;
+  /** Where the file is (or will be, for a partial download). */
   path: string;
   size: number;
   shards: { name: string; size: number; sha256: string }[];
   pulledAt: string;
+  /** An interrupted pull: only `<path>.part` (and its journal) exist; `llamactl pull` again resumes it. */
+  partial: boolean;
+  /** Bytes finished: `size` for a complete model; for a partial one what its journal records, if it can be read. */
+  done: number | undefined;
 }
 
 /** `manifest.json` of one repo folder. */
@@ -65,20 +72,25 @@ export async function listModels(env: NodeJS.ProcessEnv = process.env): Promise<
     for (const name of (await entries(join(root, owner))).sort()) {
       const dir = join(root, owner, name);
       const manifest = await readManifest(dir);
-      for (const file of (await entries(dir)).sort()) {
-        if (!MODEL_FILE.test(file)) continue;
-        const path = join(dir, file);
-        const info = await stat(path).catch(() => undefined);
+      const files = (await entries(dir)).sort();
+      for (const file of files) {
+        // A .part whose final file is not there is an interrupted pull: listed so it can be seen and removed.
+        const partial = file.endsWith('.part') && !files.includes(file.slice(0, -5));
+        const modelName = partial ? file.slice(0, -5) : file;
+        if (!MODEL_FILE.test(modelName) || (file !== modelName && !partial)) continue;
+        const info = await stat(join(dir, file)).catch(() => undefined);
         if (!info?.isFile()) continue;
-        const recorded = manifest?.models[file];
+        const recorded = partial ? undefined : manifest?.models[file];
         models.push({
-          name: file,
+          name: modelName,
           repo: manifest?.repo ?? `${owner}/${name}`,
           commit: recorded?.commit,
-          path,
+          path: join(dir, modelName),
           size: info.size,
           shards: recorded?.shards ?? [],
           pulledAt: recorded?.pulledAt ?? info.mtime.toISOString(),
+          partial,
+          done: partial ? await journalDone(join(dir, file)) : info.size,
         });
       }
     }
@@ -86,13 +98,25 @@ export async function listModels(env: NodeJS.ProcessEnv = process.env): Promise<
   return models;
 }
 
+/** Bytes a partial download's journal records as finished. */
+async function journalDone(partPath: string): Promise<number | undefined> {
+  const journal = await readJournal(journalPath(partPath));
+  if (!journal) return undefined;
+  const done = new Set(journal.done);
+  const chunks = planChunks(journal.shards.map((s) => s.size), journal.chunkSize);
+  return chunks.filter((c) => done.has(c.id)).reduce((sum, c) => sum + c.end - c.start, 0);
+}
+
 function names(models: readonly StoredModel[]): string {
   return models.length === 0 ? 'The store is empty; pull one with `llamactl pull owner/repo`.' : `Models here: ${models.map((m) => (m.repo ? `${m.repo}:${quantOf(m.name) ?? m.name}` : m.name)).join(', ')}.`;
 }
 
-/** Finds a stored model by `owner/repo` (when it holds one model), `owner/repo:QUANT`, file name or path. */
-export async function findModel(name: string, env: NodeJS.ProcessEnv = process.env): Promise<StoredModel> {
-  const models = await listModels(env);
+/**
+ * Finds a stored model by `owner/repo` (when it holds one model), `owner/repo:QUANT`, file name or path. Partial
+ * downloads count only with `partial: true` (for `rm`): they cannot be served.
+ */
+export async function findModel(name: string, env: NodeJS.ProcessEnv = process.env, { partial = false } = {}): Promise<StoredModel> {
+  const models = (await listModels(env)).filter((m) => partial || !m.partial);
   const byFile = models.filter((m) => m.name === name || m.path === resolve(name));
   if (byFile.length === 1) return byFile[0]!;
   const colon = name.lastIndexOf(':');
@@ -111,11 +135,19 @@ export async function findModel(name: string, env: NodeJS.ProcessEnv = process.e
 
 /** Deletes a stored model (its file, any partial download, its manifest entry) and returns what it was. */
 export async function removeModel(name: string, env: NodeJS.ProcessEnv = process.env): Promise<StoredModel> {
-  const model = await findModel(name, env);
-  await rm(model.path, { force: true });
-  await rm(`${model.path}.part`, { force: true });
-  await rm(`${model.path}.part.journal`, { force: true });
+  const model = await findModel(name, env, { partial: true });
+  const lock = `${model.path}.part.lock`;
+  const owner = await lockOwner(lock);
+  if (owner !== undefined) {
+    throw new UsageError(`${model.path} is being pulled by pid ${owner}.`, { hint: 'Stop that pull first, then remove it.' });
+  }
   const dir = resolve(model.path, '..');
+  await rm(model.path, { force: true });
+  // The partial download: the .part, its journal (and temp files a killed pull left beside it), a stale lock.
+  for (const file of await entries(dir)) {
+    const rest = file.startsWith(model.name) ? file.slice(model.name.length) : '';
+    if (rest === '.part' || rest.startsWith('.part.')) await rm(join(dir, file), { force: true });
+  }
   const manifest = await readManifest(dir);
   if (manifest?.models[model.name]) {
     delete manifest.models[model.name];

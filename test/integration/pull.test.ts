@@ -196,6 +196,25 @@ describe('llamactl pull (CLI)', () => {
     expect(await readdir(out)).toEqual(['Test.Q2_K.llamafile']);
   });
 
+  it('lists an interrupted pull in the store as partial, and rm removes its .part and journal', async () => {
+    t.hub.setRateLimit(1_000_000);
+    const journal = join(storePath(), 'Test.Q2_K.llamafile.part.journal');
+    const child = execa(process.execPath, [CLI, 'pull', `${REPO}:Q2_K`, '--connections', '2', '--quiet'], { env: t.env, reject: false });
+    for (let i = 0; i < 200 && !((await readJournal(journal))?.done.length); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await child;
+    const done = (await readJournal(journal))!.done.length * (await readJournal(journal))!.chunkSize;
+    const listed = JSON.parse((await cli(['ls', '--json'])).stdout) as { name: string; partial: boolean; size: number; done: number }[];
+    expect(listed).toMatchObject([{ name: 'Test.Q2_K.llamafile', partial: true, size: 6_000_025 }]);
+    expect(listed[0]!.done).toBeGreaterThan(0);
+    expect(listed[0]!.done).toBeLessThanOrEqual(done);
+    expect((await cli(['ls'])).stdout).toMatch(/Test\.Q2_K\.llamafile \(partial\)\s+\S+ [kM]B of 6\.00 MB\s+Mozilla\/Test-Model-llamafile/);
+    const removed = await cli(['rm', `${REPO}:Q2_K`]);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('Removed the partial download of');
+    expect(await readdir(join(t.home, 'models'))).toEqual([]);
+  });
+
   it('stops on Ctrl-C keeping the partial file and journal, and says how to resume (exit 130)', async () => {
     t.hub.setRateLimit(300_000);
     const out = join(t.home, 'out');

@@ -17,7 +17,7 @@ export function registerLs(program: Command): void {
         process.stdout.write(`No models in ${modelsDir()}. Pull one with: llamactl pull owner/repo:QUANT\n`);
         return;
       }
-      const rows = [['NAME', 'SIZE', 'SOURCE', 'PATH'], ...models.map((m) => [m.name, formatBytes(m.size), m.repo ? `${m.repo}${m.commit ? `@${m.commit.slice(0, 10)}` : ''}` : '-', m.path])];
+      const rows = [['NAME', 'SIZE', 'SOURCE', 'PATH'], ...models.map((m) => [m.partial ? `${m.name} (partial)` : m.name, m.partial && m.done !== undefined ? `${formatBytes(m.done)} of ${formatBytes(m.size)}` : formatBytes(m.size), m.repo ? `${m.repo}${m.commit ? `@${m.commit.slice(0, 10)}` : ''}` : '-', m.path])];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
       for (const row of rows) process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`);
     });

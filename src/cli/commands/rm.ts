@@ -13,6 +13,6 @@ export function registerRm(program: Command): void {
       const { removeModel } = await import('../../store/models.js');
       const model = await removeModel(name);
       if (flags.json) return printJson(model);
-      process.stdout.write(`Removed ${model.path} (${formatBytes(model.size)})\n`);
+      process.stdout.write(`Removed ${model.partial ? `the partial download of ${model.path}` : model.path} (${formatBytes(model.size)})\n`);
     });
 }

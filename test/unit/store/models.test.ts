@@ -43,6 +43,18 @@ describe('model store', () => {
     expect(models[0]).toMatchObject({ path: join(home, 'models', 'Mozilla', 'Big-llamafile', 'Big.Q2_K.llamafile'), pulledAt: '2026-01-01T00:00:00.000Z' });
   });
 
+  it('lists a partial download (no final file) with the bytes its journal records, and serves it to no one', async () => {
+    const dir = join(home, 'models', 'acme', 'Small');
+    await writeFile(join(dir, 'Half.Q8_0.llamafile.part'), Buffer.alloc(25));
+    const shards = [{ name: 'Half.Q8_0.llamafile', size: 25, sha256: undefined }];
+    await writeFile(join(dir, 'Half.Q8_0.llamafile.part.journal'), JSON.stringify({ version: 1, commit: 'c', chunkSize: 10, shards, done: [0, 2], verified: [] }));
+    const half = (await listModels(env)).find((m) => m.name === 'Half.Q8_0.llamafile');
+    expect(half).toMatchObject({ partial: true, size: 25, done: 15, path: join(dir, 'Half.Q8_0.llamafile') });
+    await expect(findModel('acme/Small:Q8_0', env)).rejects.toThrow(NotFoundError);
+    await removeModel('acme/Small:Q8_0', env);
+    expect(await readdir(dir)).toEqual(['Small.F16.llamafile']);
+  });
+
   it('is empty for an empty home', async () => {
     expect(await listModels({ LLAMACTL_HOME: join(home, 'nothing') })).toEqual([]);
   });
