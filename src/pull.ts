@@ -13,7 +13,8 @@ import { parseModelRef } from './hub/ref.js';
 import { assertSafeRepoPath } from './hub/safe-path.js';
 import { groupShardSets, selectShardSet, ShardSetError, type RepoFile, type ShardSet } from './hub/shards.js';
 import { tryFileLock } from './store/lock.js';
-import { readManifest, recordModel, repoDir } from './store/models.js';
+import { repoDir } from './store/models.js';
+import { readPullRecord, writePullRecord } from './store/pull-record.js';
 
 export type { PullEvent, ProgressListener } from './download/events.js';
 export type { RetryOptions } from './download/retry.js';
@@ -116,10 +117,15 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     options.onProgress?.({ type: 'resolved', repo: parsed.repo, commit, name: set.name, path, size, shards });
 
     const verify = options.verify ?? true;
-    const existing = await upToDate(path, shards, verify);
+    const record = async (verified: PullResult['shards']) => {
+      const { mtimeMs } = await stat(path);
+      await writePullRecord(path, parsed.repo, { commit, revision, size, shards: verified, pulledAt: new Date().toISOString(), mtimeMs, verified: verify }, env);
+    };
+    const existing = await upToDate(path, shards, verify, env);
     if (existing) {
+      if (existing.hashed) await record(existing.shards);
       options.onProgress?.({ type: 'done', path, size, commit, elapsedMs: Date.now() - started, upToDate: true });
-      return { path, size, commit, shards: existing, upToDate: true };
+      return { path, size, commit, shards: existing.shards, upToDate: true };
     }
 
     const plan: { repo: string; revision: string; commit: string; target: string; shards: DownloadShard[] } = {
@@ -159,9 +165,7 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
         await options.preflight?.({ repo: parsed.repo, commit, path, size, remaining, shards });
       },
     });
-    if (options.dir === undefined) {
-      await recordModel(dir, parsed.repo, set.name, { commit, revision, size, shards: result.shards, pulledAt: new Date().toISOString() });
-    }
+    await record(result.shards);
     options.onProgress?.({ type: 'done', path, size, commit, elapsedMs: Date.now() - started, upToDate: false });
     return { path, size, commit, shards: result.shards, upToDate: false };
   } catch (error) {
@@ -230,24 +234,28 @@ async function makeDir(dir: string): Promise<void> {
 }
 
 /**
- * The shards of an already complete file, or undefined. A store manifest with the same sha256s answers at once;
- * otherwise (a --dir download) the file's bytes are hashed again.
+ * The shards of an already complete file, or undefined. The record of the pull that wrote it answers at once while
+ * the file's size and mtime are unchanged (and, to verify, only if that pull verified); otherwise its bytes are
+ * hashed again, and a match is recorded for next time.
  */
 async function upToDate(
   path: string,
   shards: PullPlan['shards'],
   verify: boolean,
-): Promise<PullResult['shards'] | undefined> {
+  env: NodeJS.ProcessEnv,
+): Promise<{ shards: PullResult['shards']; hashed: boolean } | undefined> {
   const info = await stat(path).catch(() => undefined);
   const size = shards.reduce((sum, s) => sum + s.size, 0);
   if (!info?.isFile() || info.size !== size) return undefined;
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  const recorded = (await readManifest(resolve(path, '..')))?.models[name];
+  const recorded = await readPullRecord(path, env);
   const same =
     recorded &&
+    // (to the millisecond: file systems and utimes round sub-millisecond times differently)
+    Math.abs((recorded.mtimeMs ?? Number.NaN) - info.mtimeMs) < 1 &&
+    (recorded.verified !== false || !verify) &&
     recorded.shards.length === shards.length &&
-    recorded.shards.every((s, i) => s.size === shards[i]!.size && (shards[i]!.sha256 === undefined || s.sha256 === shards[i]!.sha256));
-  if (same) return recorded.shards;
+    recorded.shards.every((s, i) => s.name === shards[i]!.name && s.size === shards[i]!.size && (shards[i]!.sha256 === undefined || s.sha256 === shards[i]!.sha256));
+  if (same) return { shards: recorded.shards, hashed: false };
   if (!verify) return undefined;
   const file = await open(path, 'r');
   try {
@@ -259,7 +267,7 @@ async function upToDate(
       result.push({ name: shard.name, size: shard.size, sha256: sha });
       offset += shard.size;
     }
-    return result;
+    return { shards: result, hashed: true };
   } finally {
     await file.close();
   }

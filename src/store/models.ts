@@ -24,11 +24,24 @@ export interface StoredModel {
   done: number | undefined;
 }
 
+/** What is recorded of a finished pull. `mtimeMs` and `verified` let a re-pull trust the file without reading it. */
+export interface ModelRecord {
+  commit: string;
+  revision: string;
+  size: number;
+  shards: StoredModel['shards'];
+  pulledAt: string;
+  /** The file's mtime when it was recorded: the record holds only while size and mtime are unchanged. */
+  mtimeMs?: number | undefined;
+  /** Whether the shards' sha256 were checked (false after `--no-verify`). */
+  verified?: boolean | undefined;
+}
+
 /** `manifest.json` of one repo folder. */
 export interface RepoManifest {
   version: 1;
   repo: string;
-  models: Record<string, { commit: string; revision: string; size: number; shards: StoredModel['shards']; pulledAt: string }>;
+  models: Record<string, ModelRecord>;
 }
 
 export const MANIFEST = 'manifest.json';

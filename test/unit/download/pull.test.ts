@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, readdir, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -174,6 +174,37 @@ describe('pull()', () => {
     const result = await run(`${REPO}:Q2_K`);
     expect(result.upToDate).toBe(true);
     expect(dataRequests(t.hub).length).toBe(before);
+  });
+
+  async function corruptKeepingMtime(path: string) {
+    const { mtime } = await stat(path);
+    const file = await open(path, 'r+');
+    await file.write(Buffer.from([q2k.bytes[100]! ^ 0xff]), 0, 1, 100);
+    await file.close();
+    await utimes(path, mtime, mtime);
+  }
+
+  it('trusts a verified --dir pull while size and mtime hold, and reads the file again once they change', async () => {
+    const { path } = await run(`${REPO}:Q2_K`);
+    const before = dataRequests(t.hub).length;
+    // A changed byte behind an unchanged size and mtime proves the file is not read again...
+    await corruptKeepingMtime(path);
+    expect((await run(`${REPO}:Q2_K`)).upToDate).toBe(true);
+    expect(dataRequests(t.hub).length).toBe(before);
+    // ...and once the mtime moves, the file is hashed, found wrong and downloaded again.
+    await utimes(path, new Date(), new Date(Date.now() + 5000));
+    expect((await run(`${REPO}:Q2_K`)).upToDate).toBe(false);
+    await expectQ2K(path);
+  });
+
+  it('is a no-op for a --no-verify re-pull, but a verifying pull does not trust an unverified record', async () => {
+    const { path } = await run(`${REPO}:Q2_K`, { verify: false });
+    const before = dataRequests(t.hub).length;
+    await corruptKeepingMtime(path);
+    expect((await run(`${REPO}:Q2_K`, { verify: false })).upToDate).toBe(true);
+    expect(dataRequests(t.hub).length).toBe(before);
+    expect((await run(`${REPO}:Q2_K`)).upToDate).toBe(false);
+    await expectQ2K(path);
   });
 
   it('refuses a folder it cannot write with one clear error', async () => {
