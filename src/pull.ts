@@ -97,7 +97,14 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
   const dispatcher = createDispatcher(connections);
   // A token set for one hub never goes to another host named in a URL.
   const sameHub = safeOrigin(endpoint) === safeOrigin(configured);
-  const client = new HubClient({ endpoint, token: sameHub ? token : undefined, dispatcher, signal: options.signal, retry: options.retry });
+  const client = new HubClient({
+    endpoint,
+    token: sameHub ? token : undefined,
+    dispatcher,
+    signal: options.signal,
+    retry: options.retry,
+    stallTimeoutMs: options.stallTimeoutMs,
+  });
   const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(parsed.repo, env);
   let release: (() => Promise<void>) | undefined;
   try {

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { HubError } from '../errors.js';
-import { withRetries, type RetryOptions } from '../download/retry.js';
+import { RetryableError, withRetries, type RetryOptions } from '../download/retry.js';
 import { header, hubErrorFor, send, type HttpResponse } from './http.js';
 import type { RepoFile } from './shards.js';
 
@@ -13,6 +13,8 @@ export interface HubClientOptions {
   dispatcher: Dispatcher;
   signal?: AbortSignal | undefined;
   retry?: RetryOptions | undefined;
+  /** Give up on (and retry) an answer whose body sends nothing for this long. @default 30000 */
+  stallTimeoutMs?: number | undefined;
 }
 
 /** What a `HEAD /resolve` says about one file. */
@@ -44,7 +46,13 @@ export class HubClient {
     return this.#options.token ? { origin: this.origin, value: this.#options.token } : undefined;
   }
 
-  async #get(url: string, target: { repo: string; revision?: string; file?: string }, method: 'GET' | 'HEAD' = 'GET') {
+  /** Sends a request and reads its answer with `read`, both retried together (a body can fail as a request can). */
+  async #get<T>(
+    url: string,
+    target: { repo: string; revision?: string; file?: string },
+    method: 'GET' | 'HEAD',
+    read: (response: HttpResponse) => Promise<T>,
+  ): Promise<T> {
     return withRetries(
       `Asking the hub for ${target.repo}`,
       async () => {
@@ -59,7 +67,7 @@ export class HubClient {
           await response.body.dump().catch(() => {});
           throw hubErrorFor(response.status, response.headers, target);
         }
-        return response;
+        return read(response);
       },
       { ...this.#options.retry, signal: this.#options.signal },
     );
@@ -67,7 +75,7 @@ export class HubClient {
 
   async #json(response: HttpResponse, what: string): Promise<unknown> {
     const type = header(response.headers, 'content-type') ?? '';
-    const text = await response.body.text();
+    const text = await readText(response.body, this.#options.stallTimeoutMs ?? 30_000);
     if (!type.includes('json')) throw new HubError(`The hub sent ${type || 'no content type'} instead of JSON for ${what}.`);
     try {
       return JSON.parse(text);
@@ -79,7 +87,7 @@ export class HubClient {
   /** Resolves a branch/tag/commit to the commit sha (`GET /api/models/{repo}/revision/{rev}`). */
   async commitOf(repo: string, revision: string): Promise<string> {
     const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
-    const info = (await this.#json(await this.#get(url, { repo, revision }), `${repo}@${revision}`)) as { sha?: unknown };
+    const info = (await this.#get(url, { repo, revision }, 'GET', (r) => this.#json(r, `${repo}@${revision}`))) as { sha?: unknown };
     if (typeof info?.sha !== 'string' || !/^[0-9a-f]{7,64}$/.test(info.sha)) {
       throw new HubError(`The hub did not say which commit ${revision} of ${repo} is.`);
     }
@@ -92,8 +100,7 @@ export class HubClient {
     let url: string | undefined = `${this.endpoint}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`;
     for (let page = 0; url !== undefined; page++) {
       if (page > 10_000) throw new HubError('The hub kept sending pages of files; giving up.');
-      const response = await this.#get(url, { repo, revision });
-      const entries = await this.#json(response, `the file list of ${repo}`);
+      const [entries, link] = await this.#get(url, { repo, revision }, 'GET', async (r) => [await this.#json(r, `the file list of ${repo}`), header(r.headers, 'link')] as const);
       if (!Array.isArray(entries)) throw new HubError(`The hub's file list for ${repo} is not a list.`);
       for (const entry of entries as { type?: unknown; path?: unknown; size?: unknown; lfs?: { oid?: unknown; size?: unknown } }[]) {
         if (entry?.type !== 'file' || typeof entry.path !== 'string') continue;
@@ -102,7 +109,7 @@ export class HubClient {
         if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) continue;
         files.push({ path: entry.path, size, sha256: oid && SHA256.test(oid) ? oid : undefined });
       }
-      url = nextLink(header(response.headers, 'link'), url);
+      url = nextLink(link, url);
     }
     return files;
   }
@@ -110,8 +117,10 @@ export class HubClient {
   /** `HEAD {endpoint}/{repo}/resolve/{rev}/{file}` without following the redirect to the CDN. */
   async resolve(repo: string, revision: string, file: string): Promise<ResolvedFile> {
     const url = resolveUrl(this.endpoint, repo, revision, file);
-    const response = await this.#get(url, { repo, revision, file }, 'HEAD');
-    await response.body.dump().catch(() => {});
+    const response = await this.#get(url, { repo, revision, file }, 'HEAD', async (r) => {
+      await r.body.dump().catch(() => {});
+      return r;
+    });
     const h = response.headers;
     const redirected = response.status >= 300 && response.status < 400;
     const sizeText = header(h, 'x-linked-size') ?? (redirected ? undefined : header(h, 'content-length'));
@@ -121,6 +130,30 @@ export class HubClient {
     const location = redirected ? new URL(header(h, 'location')!, response.url).href : response.url;
     return { commit: header(h, 'x-repo-commit'), size, sha256: SHA256.test(etag) ? etag : undefined, location };
   }
+}
+
+/** Reads a whole (small) body; no byte for `stallMs` is a RetryableError, not a wait without end. */
+async function readText(body: HttpResponse['body'], stallMs: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let last = Date.now();
+  let stalled = false;
+  const watchdog = setInterval(() => {
+    if (Date.now() - last <= stallMs) return;
+    stalled = true;
+    body.destroy();
+  }, Math.max(50, Math.min(1000, stallMs / 4)));
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      last = Date.now();
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (stalled) throw new RetryableError(`No data for ${Math.round(stallMs / 1000)} s from the hub.`, { cause: error });
+    throw error;
+  } finally {
+    clearInterval(watchdog);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function resolveUrl(endpoint: string, repo: string, revision: string, file: string): string {

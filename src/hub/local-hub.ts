@@ -191,6 +191,7 @@ export class LocalHub {
       res.writeHead(fault.status ?? 503, headers).end('injected failure\n');
       return;
     }
+    if (origin === 'hub' && fault?.kind === 'stall') stallBody(res, fault);
     const done = origin === 'hub' ? this.#hub(req, res, url, path) : this.#cdn(req, res, path, fault, entry);
     Promise.resolve(done).catch(() => res.destroy());
   }
@@ -345,6 +346,17 @@ export class LocalHub {
     }
     res.end();
   }
+}
+
+/** A hub answer that sends the first `afterBytes` of its body, then goes quiet (for `stallMs`, or until closed). */
+function stallBody(res: ServerResponse, fault: Fault): void {
+  const end = res.end.bind(res) as (body?: string) => ServerResponse;
+  (res as { end: (body?: string) => ServerResponse }).end = (body = '') => {
+    const at = fault.afterBytes ?? Math.floor(body.length / 2);
+    res.write(body.slice(0, at));
+    if (fault.stallMs !== undefined) setTimeout(() => end(body.slice(at)), fault.stallMs);
+    return res;
+  };
 }
 
 /** Resolves when the response can take more, or has closed (no listener left behind either way). */

@@ -80,6 +80,8 @@ describe('pull()', () => {
     ['a stalled connection', [{ kind: 'stall', afterBytes: 1000 }], (e) => e.some((x) => x.type === 'retry' && /No data/.test(x.error))],
     // A signed CDN URL that has expired answers 403: the shard is resolved again on the hub and the chunk re-fetched.
     ['an expired signed CDN URL', [{ kind: 'status', status: 403, file: 'cat1' }], () => resolvedAgainAfterExpiry('cat1')],
+    // A JSON body that stops half-way is abandoned after the stall timeout and asked for again.
+    ['a hub that stalls while sending the file list', [{ kind: 'stall', origin: 'hub', file: '/tree/' }], () => t.hub.requests.filter((r) => r.origin === 'hub' && r.path.includes('/tree/')).length === 2],
     ['hub API 503 on the tree listing', [{ kind: 'status', origin: 'hub', file: '/tree/', status: 503 }], () => t.hub.requests.some((r) => r.origin === 'hub' && r.status === 503)],
   ];
   it.each(survivable)('survives %s with a bit-identical result', async (_, faults, faultSeen) => {
