@@ -104,6 +104,8 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     signal: options.signal,
     retry: options.retry,
     stallTimeoutMs: options.stallTimeoutMs,
+    // Metadata retries are reported like download retries: an unreachable hub is not silent for a minute.
+    onRetry: ({ what, error, attempt, delayMs }) => options.onProgress?.({ type: 'retry', shard: what, attempt, error: error.message, delayMs }),
   });
   const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(parsed.repo, env);
   let release: (() => Promise<void>) | undefined;
@@ -190,12 +192,20 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
   }
 }
 
+/** The origin of a hub URL; anything but a well-formed http(s) URL is a UsageError before any request. */
 export function safeOrigin(url: string): string {
+  let parsed: URL | undefined;
   try {
-    return new URL(url).origin;
+    parsed = new URL(url);
   } catch {
-    throw new UsageError(`Malformed hub URL ${JSON.stringify(url)}.`, { hint: 'Set --endpoint / HF_ENDPOINT to e.g. https://huggingface.co.' });
+    // reported below
   }
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+    throw new UsageError(`Malformed hub URL ${JSON.stringify(url)}: it must start with http:// or https://.`, {
+      hint: 'Set --endpoint / HF_ENDPOINT to e.g. https://huggingface.co.',
+    });
+  }
+  return parsed.origin;
 }
 
 export function chooseSet(repo: string, files: RepoFile[], want: { quant: string | undefined; file: string | undefined }): ShardSet {

@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import { AbortError, LlamactlError, NetworkError } from '../errors.js';
+import { AbortError, LlamactlError, NetworkError, UsageError } from '../errors.js';
 
 /** A failure worth another try: connection reset, timeout, stall, truncated body, 408/429/5xx. */
 export class RetryableError extends Error {
@@ -49,7 +49,8 @@ export function isNetworkFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (code.startsWith('UND_ERR') || /^E(CONNRESET|CONNREFUSED|PIPE|TIMEDOUT|CONNABORTED|NETUNREACH|HOSTUNREACH|AI_AGAIN)$/.test(code))) {
-    return code !== 'UND_ERR_ABORTED';
+    // A request undici refuses to send (a bad URL or header) fails the same way every time.
+    return code !== 'UND_ERR_ABORTED' && code !== 'UND_ERR_INVALID_ARG';
   }
   return error.name === 'SocketError' || /other side closed|socket hang up|terminated/i.test(error.message);
 }
@@ -98,6 +99,9 @@ export async function withRetries<T>(
   } catch (error) {
     if (signal?.aborted) throw new AbortError('Download interrupted.', { cause: signal.reason });
     if (error instanceof LlamactlError) throw error;
+    if ((error as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
+      throw new UsageError(`${what} failed: ${(error as Error).message}.`, { cause: error, hint: 'Check the hub URL (--endpoint / HF_ENDPOINT).' });
+    }
     if (error instanceof RetryableError || isNetworkFailure(error)) {
       throw new NetworkError(`${what} failed after ${retries + 1} tries: ${(error as Error).message}`, {
         cause: error,

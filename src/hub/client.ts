@@ -15,6 +15,8 @@ export interface HubClientOptions {
   retry?: RetryOptions | undefined;
   /** Give up on (and retry) an answer whose body sends nothing for this long. @default 30000 */
   stallTimeoutMs?: number | undefined;
+  /** Called before each retry; `what` is the file, or the repo for API calls. */
+  onRetry?: ((info: { what: string; error: Error; attempt: number; delayMs: number }) => void) | undefined;
 }
 
 /** What a `HEAD /resolve` says about one file. */
@@ -69,7 +71,11 @@ export class HubClient {
         }
         return read(response);
       },
-      { ...this.#options.retry, signal: this.#options.signal },
+      {
+        ...this.#options.retry,
+        signal: this.#options.signal,
+        onRetry: (info) => this.#options.onRetry?.({ what: target.file ?? target.repo, ...info }),
+      },
     );
   }
 

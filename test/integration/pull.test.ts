@@ -93,6 +93,7 @@ describe('llamactl pull (CLI)', () => {
     [['pull', `${REPO}:Q2_K`, '--revision', 'v9'], 3, /Revision v9 not found/],
     [['pull', REPO, '--file', '../x.llamafile'], 2, /unsafe file name/],
     [['pull', `${REPO}:Q2_K`, '--connections', 'many'], 2, /--connections must be a positive number/],
+    [['pull', REPO, '--endpoint', 'file:///etc'], 2, /Malformed hub URL "file:\/\/\/etc": it must start with http:\/\/ or https:\/\//],
   ])('%j exits %i with one clear line', async (args, code, message) => {
     const result = await cli(args);
     expect(result.exitCode).toBe(code);

@@ -114,6 +114,23 @@ describe('pull()', () => {
     expect((error as Error).message).toMatch(/failed after 3 tries: HTTP 500/);
   });
 
+  it('reports retries while the hub cannot be reached, then gives a NetworkError', async () => {
+    const events: PullEvent[] = [];
+    const error = await run(REPO, { endpoint: 'http://127.0.0.1:1', retry: { retries: 2, minTimeoutMs: 1, maxTimeoutMs: 2 }, onProgress: (e) => events.push(e) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(events.filter((e) => e.type === 'retry')).toEqual([
+      expect.objectContaining({ shard: REPO, attempt: 1, error: expect.stringMatching(/ECONNREFUSED/) }),
+      expect.objectContaining({ shard: REPO, attempt: 2 }),
+    ]);
+  });
+
+  it('refuses a hub URL that is not http(s) before any request', async () => {
+    const error = await run(REPO, { endpoint: 'ftp://127.0.0.1' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe('Malformed hub URL "ftp://127.0.0.1": it must start with http:// or https://.');
+    expect(t.hub.requests).toHaveLength(0);
+  });
+
   it('refuses a size that disagrees between the file list and the download', async () => {
     await t.close();
     t = await startTestHub({ repos: { [REPO]: fixtureRepo({ treeSizes: { 'Test.F16.llamafile': 200_001 } }) } });
