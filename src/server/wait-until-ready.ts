@@ -1,6 +1,7 @@
 import { AbortError, ServerStartError, ServerTimeoutError } from '../errors.js';
 import type { EngineProcess, ExitInfo } from './launch-engine.js';
 import { connectHost, formatUrl, type LogEvent } from './parse-log-line.js';
+import { treeActivity } from './process-activity.js';
 import { probeHttp } from './probe-http.js';
 
 export interface WaitOptions {
@@ -12,12 +13,15 @@ export interface WaitOptions {
 
 const FIRST_DELAY_MS = 10;
 const MAX_DELAY_MS = 200;
+/** How often the engine's CPU time and bytes read are sampled for progress (more often for short deadlines). */
+const ACTIVITY_EVERY_MS = 1000;
 
 /**
  * Decides when a launched engine is ready: `healthPath` answers 200. It polls with a short backoff (10 ms growing
  * to 200 ms) and probes at once when the engine logs "listening"/"model loaded", taking the address from that line
- * (old llamafiles move to another port when theirs is taken). The deadline is reset by every byte of output, so a
- * huge model that keeps printing load progress is never killed at a fixed time; a silent one is.
+ * (old llamafiles move to another port when theirs is taken). The deadline is reset by every byte of output and,
+ * where /proc tells, by the engine's own work (CPU time, bytes read): a huge model loading from a slow disk is never
+ * killed at a fixed time, even by an engine that prints nothing while it loads; a stuck one is.
  */
 export class ReadinessWatcher {
   host: string;
@@ -53,10 +57,18 @@ export class ReadinessWatcher {
     });
     const onAbort = () => this.#wake?.();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    let activity = treeActivity(engine.pid);
+    let sampledAt = Date.now();
     try {
       for (;;) {
         if (options.signal?.aborted) throw new AbortError('Stopped waiting for the server: aborted.', { cause: options.signal.reason });
         if (exit) throw exitedError(engine, await engine.exited);
+        if (Date.now() - sampledAt >= Math.min(ACTIVITY_EVERY_MS, Math.max(250, options.idleTimeoutMs / 4))) {
+          const now = treeActivity(engine.pid);
+          if (now !== undefined && activity !== undefined && now > activity) this.#lastProgress = Date.now();
+          activity = now;
+          sampledAt = Date.now();
+        }
         const idle = Date.now() - this.#lastProgress;
         if (idle > options.idleTimeoutMs) throw timeoutError(engine, options.idleTimeoutMs);
         const status = await probeHttp(`${formatUrl(connectHost(this.host), this.port)}${options.healthPath}`);

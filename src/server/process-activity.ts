@@ -1,0 +1,61 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * How much work a process and its descendants have done so far: CPU ticks (their own and their reaped children's)
+ * plus bytes read. It grows while an engine loads a model silently (reading tensors, faulting in mmapped pages,
+ * warming up) and stays flat while it is stuck. Linux only (/proc); undefined elsewhere or once the process is gone.
+ */
+export function treeActivity(rootPid: number): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    if (!fields) continue;
+    const pid = Number(entry);
+    const ppid = Number(fields[1]);
+    // After the command name: state, ppid, …, utime (14), stime (15), cutime (16), cstime (17) → indexes 11–14.
+    ticks.set(pid, [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0));
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  if (!ticks.has(rootPid)) return undefined;
+  let total = 0;
+  const queue = [rootPid];
+  for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
+    total += ticks.get(pid) ?? 0;
+    total += bytesRead(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** rchar (read calls, page cache included) + read_bytes (from the disk, e.g. mmap faults); 0 if unreadable. */
+function bytesRead(pid: number): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'latin1');
+    const rchar = /^rchar: (\d+)/m.exec(io);
+    const disk = /^read_bytes: (\d+)/m.exec(io);
+    return Number(rchar?.[1] ?? 0) + Number(disk?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
