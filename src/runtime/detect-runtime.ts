@@ -29,13 +29,14 @@ export async function detectRuntime(path: string, options: DetectRuntimeOptions 
   if (!info || !info.isFile()) {
     throw new NotFoundError(`No executable at ${absolute}.`, { hint: 'Check the path.' });
   }
+  // Checked every time: chmod changes neither mtime nor size, so the cache key cannot see it.
+  await assertExecutable(absolute);
   const key = `${absolute}\0${info.mtimeMs}\0${info.size}`;
   const cached = memoryCache.get(key) ?? (await readDiskCache(options.env))[key];
   if (cached) {
     memoryCache.set(key, cached);
     return cached;
   }
-  await assertExecutable(absolute);
   const ape = await startsWithApeMagic(absolute);
   const output = await runVersion({ path: absolute, ape }, options.signal);
   const parsed = parseVersionOutput(output);

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { NotFoundError } from '../errors.js';
-import { findServer, isRecordAlive, logFilePath } from '../store/servers.js';
+import { findServer, isRecordAlive, isServerName, logFilePath } from '../store/servers.js';
 
 export interface ReadLogOptions {
   /** Keep reading new output until the server exits or `signal` aborts. */
@@ -16,10 +16,10 @@ export interface ReadLogOptions {
  */
 export async function readServerLog(nameOrModel: string, options: ReadLogOptions): Promise<void> {
   const { env } = options;
-  let file = logFilePath(nameOrModel, env);
   let record = await findServer(nameOrModel, env).catch(() => undefined);
-  if (record) file = record.logFile;
-  else if (!(await stat(file).catch(() => undefined))) {
+  // Without a live record, only a plain server name may pick a log file (no `../` out of the run dir).
+  const file = record?.logFile ?? (isServerName(nameOrModel) ? logFilePath(nameOrModel, env) : undefined);
+  if (!file || !(await stat(file).catch(() => undefined))) {
     throw new NotFoundError(`No server or log named ${nameOrModel}.`, { hint: 'See `llamactl ps`.' });
   }
   const handle = await open(file, 'r');

@@ -137,6 +137,11 @@ export async function findServer(nameOrModel: string, env?: NodeJS.ProcessEnv): 
   throw new NotFoundError(`No running server named ${nameOrModel}.`, { hint: 'See `llamactl ps`.' });
 }
 
+/** Whether `name` can name a server: letters, digits, `.`, `_`, `-`, not starting with `.` or `-`. */
+export function isServerName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name);
+}
+
 /** A file-safe server name from a model name or path: `Llama-3.2-1B.Q4_K_M`. */
 export function serverNameFor(model: string): string {
   const base = basename(model).replace(/\.(llamafile|gguf)$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-');
@@ -183,7 +188,7 @@ export async function claimServerName(
     (await listServers(env, { health: false })).filter((s) => s.state !== 'exited').map((s) => s.name),
   );
   if (requested !== undefined) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(requested)) {
+    if (!isServerName(requested)) {
       throw new UsageError(`Bad server name ${JSON.stringify(requested)}.`, {
         hint: 'Use letters, digits, ".", "_" and "-".',
       });

@@ -48,6 +48,15 @@ test('a file without the executable bit is refused with the chmod fix', async ()
   expect((error as RuntimeError).hint).toContain('chmod +x');
 });
 
+test('a runtime detected before and then made non-executable is refused with the fix, not served from the cache', async () => {
+  const path = await executable('was-fine.llamafile', '#!/bin/sh\necho "llamafile v0.8.13"\n');
+  expect((await detectRuntime(path, { env })).kind).toBe('llamafile-legacy');
+  await chmod(path, 0o644); // chmod changes neither mtime nor size
+  const error = await detectRuntime(path, { env }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(RuntimeError);
+  expect((error as RuntimeError).hint).toContain('chmod +x');
+});
+
 test('an executable that is not a runtime is an unknown runtime', async () => {
   const path = await executable('other', '#!/bin/sh\necho "hello"\n');
   await expect(detectRuntime(path, { env })).rejects.toThrow(/Unknown runtime/);
