@@ -1,6 +1,6 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AbortError, HubError, NotFoundError, UsageError } from './errors.js';
+import { AbortError, FormatError, IntegrityError, NotFoundError, UsageError } from './errors.js';
 import { assertDiskSpace, diskError, freeSpace as statfsFree } from './download/disk.js';
 import { insufficientMemoryError, type FitVerdict, type SystemMemory } from './format/fit.js';
 import { downloadSet, type DownloadShard } from './download/download-set.js';
@@ -149,10 +149,10 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
         locate: async () => {
           const found = await client.resolve(parsed.repo, commit, shard.path);
           if (found.size !== shard.size) {
-            throw new HubError(`The size of ${shard.path} disagrees: the file list says ${shard.size} bytes, the download says ${found.size}.`);
+            throw new IntegrityError(`The size of ${shard.path} disagrees: the file list says ${shard.size} bytes, the download says ${found.size}.`);
           }
           if (shard.sha256 && found.sha256 && shard.sha256 !== found.sha256) {
-            throw new HubError(`The sha256 of ${shard.path} disagrees between the hub's file list and its download headers.`);
+            throw new IntegrityError(`The sha256 of ${shard.path} disagrees between the hub's file list and its download headers.`);
           }
           return found.location;
         },
@@ -210,18 +210,19 @@ export function safeOrigin(url: string): string {
 
 export function chooseSet(repo: string, files: RepoFile[], want: { quant: string | undefined; file: string | undefined }): ShardSet {
   const models = files.filter((f) => /\.(llamafile|gguf)(\.cat\d+)?$/i.test(f.path) || /\.cat\d+\.(llamafile|gguf)$/i.test(f.path));
-  for (const file of models) assertSafeRepoPath(file.path, HubError);
+  for (const file of models) assertSafeRepoPath(file.path, UsageError);
   let sets: ShardSet[];
   try {
     sets = groupShardSets(models);
   } catch (error) {
-    if (error instanceof ShardSetError) throw new HubError(`${repo}: ${error.message}`);
+    // The repo's files do not make a whole llamafile: a format problem of the repo, not of the network.
+    if (error instanceof ShardSetError) throw new FormatError(`${repo}: ${error.message}`);
     throw error;
   }
   if (want.file !== undefined) {
     const plain = files.find((f) => f.path === want.file);
     if (plain && !models.includes(plain)) {
-      assertSafeRepoPath(plain.path, HubError);
+      assertSafeRepoPath(plain.path, UsageError);
       return { name: plain.path.slice(plain.path.lastIndexOf('/') + 1), quant: undefined, shards: [plain] };
     }
   }

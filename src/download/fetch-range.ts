@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
-import { AbortError, HubError } from '../errors.js';
+import { AbortError, FormatError, IntegrityError } from '../errors.js';
 import { header, hubErrorFor, send } from '../hub/http.js';
 import { RETRYABLE_STATUS, RetryableError, isNetworkFailure, retryAfterMs } from './retry.js';
 
@@ -66,7 +66,7 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
         throw new LocationExpiredError(`HTTP ${status} from the download server`, { status });
       }
       if (status === 416) {
-        throw new HubError(`The download server says ${what.file} is smaller than the ${shardSize} bytes the hub lists.`, { status });
+        throw new IntegrityError(`The download server says ${what.file} is smaller than the ${shardSize} bytes the hub lists.`);
       }
       if (RETRYABLE_STATUS.has(status)) {
         throw new RetryableError(`HTTP ${status} from the download server`, { status, retryAfterMs: retryAfterMs(response.headers) });
@@ -75,7 +75,7 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
     }
     if (/text\/html/i.test(type)) {
       await response.body.dump().catch(() => {});
-      throw new HubError(`The download server sent a web page instead of the bytes of ${what.file}.`, {
+      throw new FormatError(`The download server sent a web page instead of the bytes of ${what.file}.`, {
         hint: 'A proxy or captive portal may be in the way, or the token lacks access; open the URL in a browser to see.',
       });
     }
@@ -88,12 +88,12 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
       }
       if (range[3] !== '*' && Number(range[3]) !== shardSize) {
         await response.body.dump().catch(() => {});
-        throw new HubError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server has ${range[3]}.`);
+        throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server has ${range[3]}.`);
       }
     } else {
       if (!Number.isNaN(length) && length !== shardSize) {
         await response.body.dump().catch(() => {});
-        throw new HubError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server sent ${length}.`);
+        throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server sent ${length}.`);
       }
       if (!options.whole && !(start === 0 && end === shardSize)) {
         await response.body.dump().catch(() => {});
@@ -123,7 +123,7 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
     for await (const piece of response.body as AsyncIterable<Buffer>) {
       lastData = Date.now();
       if (received + batched + piece.length > want) {
-        throw new HubError(`The download server sent more than the ${shardSize} bytes the hub lists for ${what.file}.`);
+        throw new IntegrityError(`The download server sent more than the ${shardSize} bytes the hub lists for ${what.file}.`);
       }
       batch.push(piece);
       batched += piece.length;

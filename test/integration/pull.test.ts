@@ -20,6 +20,9 @@ describe('llamactl pull (CLI)', () => {
         [REPO]: fixtureRepo(),
         'acme/private': { files: { 'Secret.Q4_0.llamafile': { size: 300_000, seed: 5 } }, token: 'hf_right' },
         'acme/huge': { files: { 'Huge.Q2_K.llamafile': { size: 10 ** 15, sha256: 'b'.repeat(64) } } },
+        'acme/gap': { files: { 'Gap.Q2_K.cat0.llamafile': { size: 1000, seed: 1 }, 'Gap.Q2_K.cat2.llamafile': { size: 1000, seed: 2 } } },
+        'acme/evil': { files: {}, extraTreeEntries: [{ path: '../evil.Q4_0.llamafile', size: 10 }] },
+        'acme/liar': { files: { 'Liar.Q4_0.llamafile': { size: 1000, seed: 3 } }, treeSizes: { 'Liar.Q4_0.llamafile': 1001 } },
       },
     });
   });
@@ -130,11 +133,23 @@ describe('llamactl pull (CLI)', () => {
     expect(await readdir(out)).not.toContain('Test.Q2_K.llamafile');
   });
 
-  it('fails with exit 7 on an HTML page instead of bytes', async () => {
+  it('fails with exit 5 on an HTML page instead of bytes', async () => {
     t.hub.setFaults([{ kind: 'html', times: Infinity }]);
     const result = await cli(['pull', `${REPO}:Q4_0`, '--quiet']);
-    expect(result.exitCode).toBe(7);
+    expect(result.exitCode).toBe(5);
     expect(result.stderr).toMatch(/web page instead of the bytes/);
+  });
+
+  it.each([
+    ['a shard set with a missing index', 'acme/gap', 5, /^llamactl: acme\/gap: The shard set Gap\.Q2_K\.llamafile is incomplete: cat1 is missing\./],
+    ['an unsafe file name from the tree API', 'acme/evil', 2, /^llamactl: Refusing unsafe file name "\.\.\/evil\.Q4_0\.llamafile"\./],
+    ['a size that disagrees with the hub', 'acme/liar', 5, /^llamactl: The size of Liar\.Q4_0\.llamafile disagrees/],
+  ])('refuses %s with the exit code of the README table', async (_, repo, code, message) => {
+    const result = await cli(['pull', repo, '--no-fit-check', '--quiet', '--dir', join(t.home, 'out')]);
+    expect(result.exitCode).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dataRequests(t.hub)).toHaveLength(0);
   });
 
   it('refuses before the first byte when the disk is too small (exit 6)', async () => {

@@ -2,7 +2,7 @@ import { chmod, mkdir, open, readdir, readFile, stat, utimes, writeFile, type Fi
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AbortError, DiskSpaceError, HubError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../../src/errors.js';
+import { AbortError, DiskSpaceError, FormatError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../../src/errors.js';
 import type { Fault } from '../../../src/hub/local-hub.js';
 import { pull, type PullEvent, type PullOptions } from '../../../src/pull.js';
 import { dataRequests, expectedQ2K, fixtureRepo, REPO, startTestHub, type TestHub } from '../../helpers/hub.js';
@@ -104,7 +104,9 @@ describe('pull()', () => {
 
   it('fails clearly on an HTML page instead of bytes', async () => {
     t.hub.setFaults([{ kind: 'html', times: Infinity }]);
-    await expect(run(`${REPO}:Q2_K`)).rejects.toThrow(/web page instead of the bytes/);
+    const error = await run(`${REPO}:Q2_K`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FormatError);
+    expect((error as Error).message).toMatch(/web page instead of the bytes/);
   });
 
   it('gives up with a NetworkError after a bounded number of tries', async () => {
@@ -135,14 +137,16 @@ describe('pull()', () => {
     await t.close();
     t = await startTestHub({ repos: { [REPO]: fixtureRepo({ treeSizes: { 'Test.F16.llamafile': 200_001 } }) } });
     out = join(t.home, 'out');
-    await expect(run(REPO, { file: 'Test.F16.llamafile' })).rejects.toThrow(/size of Test.F16.llamafile disagrees/);
+    const error = await run(REPO, { file: 'Test.F16.llamafile' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toMatch(/size of Test.F16.llamafile disagrees/);
   });
 
   it('refuses ".." and absolute file names from the tree API and writes nothing', async () => {
     await t.close();
     t = await startTestHub({ repos: { 'evil/repo': { files: {}, extraTreeEntries: [{ path: '../../escape.Q4_0.llamafile', size: 10 }] } } });
     out = join(t.home, 'out');
-    await expect(run('evil/repo')).rejects.toThrow(HubError);
+    await expect(run('evil/repo')).rejects.toThrow(UsageError);
     await expect(run('evil/repo')).rejects.toThrow(/unsafe file name/);
     expect(await readdir(t.home)).toEqual([]);
   });
