@@ -44,4 +44,13 @@ describe('llamactl demo', () => {
     expect(outcome).toBe('ECONNREFUSED');
     expect(await readdir(home).catch(() => [])).toEqual([]);
   });
+
+  it('refuses a bad --max-tokens before doing any work', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'llamactl-demo-home-'));
+    dirs.push(home);
+    const result = await runCli(['demo', '--max-tokens', 'lots'], { env: { LLAMACTL_HOME: home } });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--max-tokens takes an integer');
+    expect(result.stdout).not.toContain('▸');
+  });
 });

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
+import { integer } from '../generation-options.js';
 import { examples } from '../help.js';
 import { formatBytes, formatDuration, printJson, withInterrupt } from '../output.js';
 
 interface DemoFlags {
   prompt: string;
-  maxTokens: string;
+  maxTokens: number;
   json?: boolean;
 }
 
@@ -13,7 +14,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('Run the whole job end to end, offline: build the engine, pull a split llamafile, serve it, stream a completion, stop.')
     .option('-p, --prompt <text>', 'prompt to complete', 'Once upon a time')
-    .option('--max-tokens <n>', 'tokens to generate', '48')
+    .option('--max-tokens <n>', 'tokens to generate', integer('--max-tokens'), 48)
     .option('--json', 'NDJSON events and a final result object on stdout')
     .addHelpText(
       'after',
@@ -27,7 +28,7 @@ export function registerDemo(program: Command): void {
       const result = await withInterrupt((signal) =>
         runDemo({
           prompt: flags.prompt,
-          maxTokens: Number(flags.maxTokens),
+          maxTokens: flags.maxTokens,
           signal,
           onEvent: (event) => {
             if (flags.json) {
