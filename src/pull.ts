@@ -228,7 +228,10 @@ export function chooseSet(repo: string, files: RepoFile[], want: { quant: string
   }
   const picked = selectShardSet(sets, want);
   if ('set' in picked) return picked.set;
-  const choices = picked.choices.map((s) => (s.quant ? `${repo}:${s.quant}` : `${repo} --file ${s.shards[0]!.path}`)).join(', ');
+  // A quant names a choice only when no other choice has it (A.Q4_0.llamafile and A.Q4_0.gguf need --file).
+  const quants = picked.choices.map((s) => s.quant?.toLowerCase());
+  const unique = (quant: string | undefined) => quant !== undefined && quants.filter((q) => q === quant.toLowerCase()).length === 1;
+  const choices = picked.choices.map((s) => (unique(s.quant) ? `${repo}:${s.quant}` : `${repo} --file ${s.shards[0]!.path}`)).join(', ');
   if (picked.reason === 'none') {
     throw new NotFoundError(`${repo} holds no .llamafile or .gguf file.`, { hint: 'Check the repo name, or name a file with --file.' });
   }

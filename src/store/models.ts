@@ -120,8 +120,15 @@ async function journalDone(partPath: string): Promise<number | undefined> {
   return chunks.filter((c) => done.has(c.id)).reduce((sum, c) => sum + c.end - c.start, 0);
 }
 
+/** How to name each model on the command line: `owner/repo:QUANT`, or the file name where that is not unique. */
+function labels(models: readonly StoredModel[]): string {
+  const key = (m: StoredModel) => `${m.repo}:${quantOf(m.name)?.toLowerCase()}`;
+  const unique = (m: StoredModel) => m.repo !== undefined && quantOf(m.name) !== undefined && models.filter((o) => key(o) === key(m)).length === 1;
+  return models.map((m) => (unique(m) ? `${m.repo}:${quantOf(m.name)}` : m.name)).join(', ');
+}
+
 function names(models: readonly StoredModel[]): string {
-  return models.length === 0 ? 'The store is empty; pull one with `llamactl pull owner/repo`.' : `Models here: ${models.map((m) => (m.repo ? `${m.repo}:${quantOf(m.name) ?? m.name}` : m.name)).join(', ')}.`;
+  return models.length === 0 ? 'The store is empty; pull one with `llamactl pull owner/repo`.' : `Models here: ${labels(models)}.`;
 }
 
 /**
@@ -139,9 +146,8 @@ export async function findModel(name: string, env: NodeJS.ProcessEnv = process.e
   const matches = quant === undefined ? inRepo : inRepo.filter((m) => quantOf(m.name)?.toLowerCase() === quant || m.name.toLowerCase() === quant);
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) {
-    throw new NotFoundError(`${name} holds ${matches.length} models; say which one.`, {
-      hint: `Use one of: ${matches.map((m) => `${m.repo}:${quantOf(m.name) ?? m.name}`).join(', ')}.`,
-    });
+    // As `pull` does for the same case: bad usage (exit 2), not "not found".
+    throw new UsageError(`${name} holds ${matches.length} models; say which one.`, { hint: `Use one of: ${labels(matches)}.` });
   }
   throw new NotFoundError(`No model ${JSON.stringify(name)} in the store (${modelsDir(env)}).`, { hint: names(models) });
 }

@@ -20,6 +20,7 @@ describe('llamactl pull (CLI)', () => {
         [REPO]: fixtureRepo(),
         'acme/private': { files: { 'Secret.Q4_0.llamafile': { size: 300_000, seed: 5 } }, token: 'hf_right' },
         'acme/huge': { files: { 'Huge.Q2_K.llamafile': { size: 10 ** 15, sha256: 'b'.repeat(64) } } },
+        'acme/twins': { files: { 'A.Q4_0.llamafile': { size: 1000, seed: 4 }, 'A.Q4_0.gguf': { size: 900, seed: 5 } } },
         'acme/gap': { files: { 'Gap.Q2_K.cat0.llamafile': { size: 1000, seed: 1 }, 'Gap.Q2_K.cat2.llamafile': { size: 1000, seed: 2 } } },
         'acme/evil': { files: {}, extraTreeEntries: [{ path: '../evil.Q4_0.llamafile', size: 10 }] },
         'acme/liar': { files: { 'Liar.Q4_0.llamafile': { size: 1000, seed: 3 } }, treeSizes: { 'Liar.Q4_0.llamafile': 1001 } },
@@ -61,6 +62,17 @@ describe('llamactl pull (CLI)', () => {
     expect((await cli(['ls'])).stdout).toContain('No models');
     const missing = await cli(['rm', `${REPO}:Q2_K`]);
     expect(missing.exitCode).toBe(3);
+  });
+
+  it('offers --file choices when two models share a quant, and rm of that quant exits 2 as pull does', async () => {
+    const pulled = await cli(['pull', 'acme/twins:Q4_0']);
+    expect(pulled.exitCode).toBe(2);
+    expect(pulled.stderr).toMatch(/Choose one of: acme\/twins --file A\.Q4_0\.gguf, acme\/twins --file A\.Q4_0\.llamafile\.$/);
+    for (const file of ['A.Q4_0.gguf', 'A.Q4_0.llamafile']) expect((await cli(['pull', 'acme/twins', '--file', file, '--no-fit-check', '--quiet'])).exitCode).toBe(0);
+    const removed = await cli(['rm', 'acme/twins:q4_0']);
+    expect(removed.exitCode).toBe(2);
+    expect(removed.stderr).toMatch(/acme\/twins:q4_0 holds 2 models; say which one\. Use one of: A\.Q4_0\.gguf, A\.Q4_0\.llamafile\.$/);
+    expect((await cli(['rm', 'A.Q4_0.gguf'])).exitCode).toBe(0);
   });
 
   it('prints progress lines to stderr when not on a TTY, and the path on stdout', async () => {

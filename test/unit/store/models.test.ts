@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NotFoundError } from '../../../src/errors.js';
+import { NotFoundError, UsageError } from '../../../src/errors.js';
 import { findModel, listModels, recordModel, removeModel } from '../../../src/store/models.js';
 
 describe('model store', () => {
@@ -67,7 +67,7 @@ describe('model store', () => {
 
   it('explains what is there when the name is ambiguous or unknown', async () => {
     const ambiguous = await findModel('Mozilla/Big-llamafile', env).catch((e: unknown) => e);
-    expect(ambiguous).toBeInstanceOf(NotFoundError);
+    expect(ambiguous).toBeInstanceOf(UsageError);
     expect((ambiguous as NotFoundError).hint).toBe('Use one of: Mozilla/Big-llamafile:Q2_K, Mozilla/Big-llamafile:Q4_0.');
     const unknown = await findModel('nope/nope', env).catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(NotFoundError);
