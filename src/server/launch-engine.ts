@@ -17,7 +17,11 @@ export interface LaunchOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** Detached mode: output goes to this file (truncated first) so the engine can outlive us. Otherwise pipes. */
   logFile?: string | undefined;
-  /** Kill the engine's group when we die (foreground). @default true unless logFile is set */
+  /**
+   * Kill the engine's group when we die, until `release()`: a detached engine must not be left running while it
+   * loads (no record yet, nobody could find it), and is handed over by `release()` once its record is written.
+   * @default true
+   */
   watchdog?: boolean | undefined;
   onChunk?: ((text: string) => void) | undefined;
   onLine?: ((line: string) => void) | undefined;
@@ -33,7 +37,10 @@ export interface EngineProcess {
   exited: Promise<ExitInfo>;
   exit: ExitInfo | undefined;
   tail(): string;
-  /** Stops reading the log file (detached mode) and lets our event loop exit without waiting for the engine. */
+  /**
+   * Detached mode: stops reading the log file, takes the engine off the watchdog and the exit hook (so it outlives
+   * us) and lets our event loop exit without waiting for it.
+   */
   release(): void;
   watchdog: Watchdog | undefined;
 }
@@ -101,9 +108,8 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
       cause: result.cause,
     });
   }
-  const useWatchdog = options.watchdog ?? fd === undefined;
-  const watchdog = useWatchdog ? startWatchdog(pid) : undefined;
-  if (useWatchdog) trackGroup(pid);
+  const watchdog = (options.watchdog ?? true) ? startWatchdog(pid) : undefined;
+  if (watchdog) trackGroup(pid);
 
   let stopTailing = async () => {};
   if (fd === undefined) {
@@ -132,6 +138,8 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     tail: () => tail.text,
     release() {
       void stopTailing();
+      groups.delete(pid);
+      watchdog?.disarm();
       subprocess.unref();
     },
     watchdog,

@@ -4,7 +4,8 @@
  */
 import { execa } from 'execa';
 import { createServer, type Server } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +126,30 @@ test('SIGKILL of a foreground llamactl serve leaves no engine behind (within 2 s
   await cli;
   expect(await waitGone(ready.pid, 2000)).toBe(true);
 });
+
+test.each(['SIGKILL', 'SIGHUP'] as const)(
+  '%s of serve --detach while the engine loads leaves no engine and no record behind',
+  async (signal) => {
+    // A runtime that takes its time before it execs the real engine, so serve is killed mid-load, before the record.
+    const runtime = join(home, `slow-load-${signal}.sh`);
+    const pidFile = join(home, `slow-load-${signal}.pid`);
+    await writeFile(runtime, `#!/bin/sh\n[ "$1" = --version ] || { echo $$ > '${pidFile}'; sleep 30; }\nexec '${serverPath}' "$@"\n`, { mode: 0o755 });
+    const cli = execa(process.execPath, [CLI, 'serve', ggufPath, '--runtime', runtime, ...serveArgs.slice(2), '--detach', '--name', 'loading'], { env, reject: false });
+    children.push(cli);
+    let pid = NaN;
+    for (let i = 0; i < 400 && !(pid > 0); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+    }
+    enginePids.push(pid);
+    expect(isAlive(pid)).toBe(true);
+    cli.kill(signal);
+    expect((await cli).signal).toBe(signal);
+    expect(await waitGone(pid, 3000), `engine ${pid} outlived serve --detach`).toBe(true);
+    expect(JSON.parse((await runCli(['ps', '--json'], { env })).stdout)).toEqual([]);
+    expect(existsSync(join(home, 'run', 'loading.json'))).toBe(false);
+  },
+);
 
 test('SIGKILL of a library user running two servers takes both engines down (one shared watchdog)', async () => {
   const script = fileURLToPath(new URL('../fixtures/server/two-servers.mjs', import.meta.url));
