@@ -14,7 +14,7 @@ import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerStop } from './commands/stop.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { stdoutClosed, watchStdout } from './output.js';
+import { sentences, stdoutClosed, watchStdout } from './output.js';
 
 /** Builds the command tree. Command modules are light; each loads its library code only when it runs. */
 export function buildProgram(): Command {
@@ -73,8 +73,7 @@ function report(error: unknown, argv: readonly string[]): number {
         `${JSON.stringify({ type: 'error', code: error.code, message: error.message, hint: error.hint })}\n`,
       );
     }
-    const hint = error.hint ? ` ${error.hint}` : '';
-    process.stderr.write(`llamactl: ${error.message}${hint}\n`);
+    process.stderr.write(`llamactl: ${sentences(error.message, error.hint)}\n`);
     if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
     return error.exitCode;
   }

@@ -23,6 +23,21 @@ export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
   return Boolean(stream.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
 }
 
+/** Joins sentences into one line, each closed by exactly one stop: `sentences('Failed: 127.0.0.1:1', 'Retry.')` →
+ * `Failed: 127.0.0.1:1. Retry.` The one place a message meets its hint. */
+export function sentences(...parts: (string | undefined)[]): string {
+  return parts
+    .map((part) => part?.trim() ?? '')
+    .filter((part) => part !== '')
+    .map((part) => (/[.!?]$/.test(part) ? part : `${part}.`))
+    .join(' ');
+}
+
+/** A sentence without its closing punctuation, to be continued (`…; retrying`). */
+export function clause(text: string): string {
+  return text.trim().replace(/[.!?;:,]+$/, '');
+}
+
 /** Formats a byte count for people: 1.5 GB, 512 MB (decimal units, as the hub shows sizes). */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];

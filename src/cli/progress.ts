@@ -1,6 +1,6 @@
 import type { PullEvent } from '../download/events.js';
 import { SpeedMeter } from '../download/speed-meter.js';
-import { formatBytes, formatDuration, printJson } from './output.js';
+import { clause, formatBytes, formatDuration, printJson, sentences } from './output.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'json' | 'quiet';
 
@@ -27,7 +27,12 @@ const label = (name: string) => {
 
 /** One line for a RAM check that did not come out `ok`. */
 function fitWarning(event: Extract<PullEvent, { type: 'fit' }>): string {
-  return `warning: ${event.message}${event.hint ? ` ${event.hint}` : ''}`;
+  return `warning: ${sentences(event.message, event.hint)}`;
+}
+
+/** `shard: what went wrong; retrying` for a retry or a re-fetch. */
+function againLine(event: Extract<PullEvent, { type: 'retry' | 'refetch' }>): string {
+  return `${short(event.shard)}: ${event.type === 'retry' ? `${clause(event.error)}; retrying` : `${clause(event.reason)}; downloading it again`}`;
 }
 
 export async function createProgressRenderer(mode: ProgressMode, label = 'pull'): Promise<ProgressRenderer> {
@@ -72,10 +77,8 @@ function linesRenderer(label: string): ProgressRenderer {
           say(`${label}: ${short(event.shard)} verified (sha256 ${event.sha256.slice(0, 12)}…)`);
           break;
         case 'retry':
-          say(`${label}: ${short(event.shard)}: ${event.error}; retrying`);
-          break;
         case 'refetch':
-          say(`${label}: ${short(event.shard)}: ${event.reason}; downloading it again`);
+          say(`${label}: ${againLine(event)}`);
           break;
         case 'fit':
           if (event.level !== 'ok') say(fitWarning(event));
@@ -120,7 +123,7 @@ async function barsRenderer(): Promise<ProgressRenderer> {
       } else if (event.type === 'fit') {
         if (event.level !== 'ok') bars.log(`${fitWarning(event)}\n`);
       } else if (event.type === 'retry' || event.type === 'refetch') {
-        bars.log(`${short(event.shard)}: ${event.type === 'retry' ? `${event.error}; retrying` : `${event.reason}; downloading it again`}\n`);
+        bars.log(`${againLine(event)}\n`);
       }
     },
     stop: () => bars.stop(),

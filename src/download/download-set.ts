@@ -270,8 +270,8 @@ class SetRun {
       await this.journal.update((d) => (d.done = d.done.filter((id) => !ids.has(id))));
       if (this.#refetched.has(i)) {
         throw new IntegrityError(
-          `${shard.name} failed its sha256 check twice: expected ${shard.sha256}, got ${sha}. No file was written.`,
-          { hint: 'The copy on the server may be corrupt; try again later or report it to the repo owner.' },
+          `${shard.name} failed its sha256 check twice: expected ${shard.sha256}, got ${sha}. No final file was written; the partial file keeps the other shards.`,
+          { hint: 'The copy on the server may be corrupt: run the same command later to fetch only this shard again, or report it to the repo owner.' },
         );
       }
       this.#refetched.add(i);

@@ -133,6 +133,8 @@ describe('llamactl pull (CLI)', () => {
     const result = await cli(['pull', `${REPO}:Q2_K`, '--dir', out, '--no-fit-check', ...flags]);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(await fileSha256(join(out, 'Test.Q2_K.llamafile'))).toBe(q2k.sha256);
+    // Messages and what follows them are joined with one stop: never "server.; retrying".
+    expect(result.stderr).not.toMatch(/[.;:,][.;]/);
     expect(result.stderr).toMatch(what === 'corrupted byte (once)' ? /sha256 mismatch.*downloading it again/ : what === 'no Range support' ? /verified/ : /retrying/);
   });
 
@@ -141,8 +143,15 @@ describe('llamactl pull (CLI)', () => {
     const out = join(t.home, 'out');
     const result = await cli(['pull', `${REPO}:Q2_K`, '--dir', out, '--quiet']);
     expect(result.exitCode).toBe(5);
-    expect(result.stderr).toMatch(/^llamactl: Test\.Q2_K\.cat1\.llamafile failed its sha256 check twice/m);
-    expect(await readdir(out)).not.toContain('Test.Q2_K.llamafile');
+    expect(result.stderr).toMatch(/^llamactl: Test\.Q2_K\.cat1\.llamafile failed its sha256 check twice: .*\. No final file was written; the partial file keeps the other shards\. The copy on the server may be corrupt: run the same command later to fetch only this shard again/m);
+    expect((await readdir(out)).sort()).toEqual(['Test.Q2_K.llamafile.part', 'Test.Q2_K.llamafile.part.journal']);
+    // As it says: the next run fetches only the corrupt shard.
+    t.hub.setFaults([]);
+    const before = t.hub.cdnBytes;
+    const again = await cli(['pull', `${REPO}:Q2_K`, '--dir', out, '--quiet', '--no-fit-check']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(t.hub.cdnBytes - before).toBe(2_000_005);
+    expect(await fileSha256(join(out, 'Test.Q2_K.llamafile'))).toBe(q2k.sha256);
   });
 
   it('fails with exit 5 on an HTML page instead of bytes', async () => {
