@@ -35,6 +35,8 @@ export function effectiveKind(kind: RuntimeKind, extraArgs: readonly string[] = 
  *   on flags it does not know ("error: invalid argument", #936); in `--server` mode it runs upstream llama-server,
  *   which opens no browser. So passing it risks a fatal error for no gain.
  * - llama-server: upstream flags; `--port` always, since its default port is about to change (facts D1).
+ *
+ * The API key of llama-server and llamafile 0.10 travels in the environment (`buildServerEnv`), not here.
  */
 export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): string[] {
   const extra = options.extraArgs ?? [];
@@ -64,11 +66,22 @@ export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): 
         ...flag('-np', options.parallel), ...flag('--api-key', options.apiKey), ...extra];
     case 'llamafile-0.10':
       return ['--server', ...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
-        ...flag('--api-key', options.apiKey), ...offloadLogging(options, extra), ...extra];
+        ...offloadLogging(options, extra), ...extra];
     case 'llama-server':
       return [...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
-        ...flag('--api-key', options.apiKey), ...offloadLogging(options, extra), ...extra];
+        ...offloadLogging(options, extra), ...extra];
   }
+}
+
+/**
+ * Environment variables the engine needs on top of ours. An argv is readable by every local user (`ps aux`,
+ * /proc/PID/cmdline), the environment only by the owner, so the API key goes there where the engine reads it:
+ * upstream llama-server, which llamafile 0.10 runs, takes `--api-key` from LLAMA_API_KEY (common/arg.cpp). llamafile
+ * 0.8/0.9 know only the flag, so buildServerArgs passes it on their argv (a README known limitation).
+ */
+export function buildServerEnv(kind: RuntimeKind, options: Pick<ServerArgsOptions, 'apiKey'>): Record<string, string> {
+  const upstream = kind === 'llama-server' || kind === 'llamafile-0.10';
+  return upstream && options.apiKey !== undefined ? { LLAMA_API_KEY: options.apiKey } : {};
 }
 
 /**

@@ -5,7 +5,7 @@ import { LlamafileClient } from '../client/client.js';
 import { ServerStartError, UsageError } from '../errors.js';
 import { detectRuntime } from '../runtime/detect-runtime.js';
 import type { RuntimeInfo } from '../runtime/runtime-info.js';
-import { buildServerArgs, effectiveKind, healthPath } from '../runtime/server-args.js';
+import { buildServerArgs, buildServerEnv, effectiveKind, healthPath } from '../runtime/server-args.js';
 import { runDir } from '../store/paths.js';
 import {
   claimServerName, logFilePath, processStartTime, removeServer, saveServer, serverNameFor,
@@ -110,12 +110,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   let gpu: { offloaded: number; total: number } | undefined;
   const engineArgs = (port: number) => buildServerArgs(kind, { ...options, modelPath: resolved.modelPath, host, port });
+  const engineEnv = options.apiKey === undefined ? env : { ...(env ?? process.env), ...buildServerEnv(kind, options) };
   // Detached with restarts: a detached supervisor process (itself a foreground startServer) runs the engine.
   const supervised = options.detach && restart === 'on-failure';
   const spec = (port: number, signal: AbortSignal | undefined): LaunchSpec => ({
     ...(supervised
       ? supervisorLaunch(options, { ...(env ?? process.env) }, host, port)
-      : { executable: runtime, args: engineArgs(port), env }),
+      : { executable: runtime, args: engineArgs(port), env: engineEnv }),
     host,
     port,
     logFile,

@@ -3,7 +3,7 @@
  * runs the llamafile-format stand-in artifact. Every test stops what it started and checks the process table.
  */
 import { createServer, type Server } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -67,11 +67,18 @@ describe('startServer on llama-server with a .gguf', () => {
     await expect(fetch(`${server.url}/health`)).rejects.toThrow();
   });
 
-  test('an API key is passed through and enforced by the engine', async () => {
-    const server = await start({ apiKey: 'sekrit' });
-    expect((await complete(server.url)).status).toBe(401);
-    expect((await complete(server.url, 'sekrit')).status).toBe(200);
-  });
+  test.skipIf(process.platform !== 'linux').each([false, true])(
+    'an API key is enforced by the engine but kept out of its argv (ps aux) and the record (detach: %s)',
+    async (detach) => {
+      const server = await start({ apiKey: 'sekrit-key', detach });
+      const cmdline = await readFile(`/proc/${server.pid}/cmdline`, 'utf8');
+      expect(cmdline).toContain(`--port\0${server.port}`);
+      expect(cmdline).not.toContain('sekrit-key');
+      expect((await complete(server.url)).status).toBe(401);
+      expect((await complete(server.url, 'sekrit-key')).status).toBe(200);
+      if (detach) expect(await readFile(join(home, 'run', `${server.name}.json`), 'utf8')).not.toContain('sekrit-key');
+    },
+  );
 
   test('three servers at once, each on its own free port', async () => {
     const servers = await Promise.all([start(), start(), start()]);
@@ -140,5 +147,12 @@ describe.skipIf(!llamafilePath)('startServer on the llamafile-format stand-in', 
     const { status, body } = await complete(server.url);
     expect(status).toBe(200);
     expect(body.tokens_predicted).toBe(4);
+  });
+
+  test.skipIf(process.platform !== 'linux')('an API key reaches it through the environment, not its argv', async () => {
+    const server = await start({ model: llamafilePath!, runtime: undefined, apiKey: 'sekrit-key' });
+    expect(await readFile(`/proc/${server.pid}/cmdline`, 'utf8')).not.toContain('sekrit-key');
+    expect((await complete(server.url)).status).toBe(401);
+    expect((await complete(server.url, 'sekrit-key')).status).toBe(200);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
-import { buildServerArgs, effectiveKind, healthPath } from '../../../src/runtime/server-args.js';
+import { buildServerArgs, buildServerEnv, effectiveKind, healthPath } from '../../../src/runtime/server-args.js';
 
 const base = { host: '127.0.0.1', port: 8123 };
 const all = { ...base, ctxSize: 256, gpuLayers: 99, threads: 2, parallel: 3 };
@@ -18,9 +18,10 @@ describe('buildServerArgs', () => {
     [
       'llamafile-0.10',
       { ...all, apiKey: 'k' },
-      ['--server', '--host', '127.0.0.1', '--port', '8123', '-c', '256', '-ngl', '99', '-t', '2', '-np', '3', '--api-key', 'k', '-lv', '4'],
+      ['--server', '--host', '127.0.0.1', '--port', '8123', '-c', '256', '-ngl', '99', '-t', '2', '-np', '3', '-lv', '4'],
     ],
     ['llama-server', { ...base, modelPath: 'w.gguf' }, ['-m', 'w.gguf', '--host', '127.0.0.1', '--port', '8123']],
+    ['llama-server', { ...base, modelPath: 'w.gguf', apiKey: 'k' }, ['-m', 'w.gguf', '--host', '127.0.0.1', '--port', '8123']],
     [
       'llama-server',
       { ...all, modelPath: 'w.gguf', extraArgs: ['--jinja', '-c', '512'] },
@@ -50,6 +51,19 @@ describe('buildServerArgs', () => {
   test('every llamafile ≤0.9 argv carries --server --nobrowser so no browser or chat REPL starts', () => {
     const args = buildServerArgs('llamafile-legacy', { ...base, modelPath: 'x' });
     expect(args.slice(0, 2)).toEqual(['--server', '--nobrowser']);
+  });
+});
+
+describe('buildServerEnv', () => {
+  // Upstream llama-server (and llamafile 0.10, which runs it) reads --api-key from LLAMA_API_KEY: off the argv
+  // that `ps` shows everyone. llamafile 0.8/0.9 only take the flag (on their argv, above).
+  test.each([
+    ['llama-server', { apiKey: 'k' }, { LLAMA_API_KEY: 'k' }],
+    ['llamafile-0.10', { apiKey: 'k' }, { LLAMA_API_KEY: 'k' }],
+    ['llamafile-legacy', { apiKey: 'k' }, {}],
+    ['llama-server', {}, {}],
+  ] as const)('%s %j', (kind, options, expected) => {
+    expect(buildServerEnv(kind, options)).toEqual(expected);
   });
 });
 
