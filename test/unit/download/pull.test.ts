@@ -1,6 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AbortError, DiskSpaceError, FormatError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../../src/errors.js';
 import type { Fault } from '../../../src/hub/local-hub.js';
@@ -286,7 +286,7 @@ describe('pull()', () => {
   });
 
   it('takes over a lock left by a process that is gone', async () => {
-    const gone = await execa(process.execPath, ['-e', '']);
+    const gone = spawnSync(process.execPath, ['-e', '']);
     await mkdir(out, { recursive: true });
     await writeFile(join(out, 'Test.Q2_K.llamafile.part.lock'), String(gone.pid));
     await expectQ2K((await run(`${REPO}:Q2_K`)).path);
