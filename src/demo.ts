@@ -105,7 +105,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         pull(DEMO_REPO, {
           endpoint: hub.endpoint,
           dir: join(work, 'models'),
-          env: { ...env, HF_TOKEN: '' },
+          // Its own home, so the pull's record lands in the demo's temp folder, not the user's store.
+          env: { ...env, HF_TOKEN: '', LLAMACTL_HOME: join(work, 'home') },
           onProgress: (event) => emit({ type: 'pull', event }),
           ...(signal ? { signal } : {}),
         }),

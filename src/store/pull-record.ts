@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeJsonAtomic } from '../download/journal.js';
@@ -43,6 +44,8 @@ export async function writePullRecord(path: string, repo: string, record: ModelR
   try {
     const data = await readElsewhere(env);
     data.files[path] = { ...record, repo };
+    // Forget files that are gone (deleted by hand, temp folders), so the record stays small.
+    for (const other of Object.keys(data.files)) if (!existsSync(other)) delete data.files[other];
     await mkdir(llamactlHome(env), { recursive: true });
     await writeJsonAtomic(elsewherePath(env), data, 0o644);
   } catch {
