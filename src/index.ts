@@ -17,7 +17,7 @@ export { connect, type ConnectOptions, type Connection } from './client/connect.
 export { SseDecoder, decodeSse, type SseEvent } from './client/sse.js';
 export { parsePrometheus } from './client/metrics.js';
 export type * from './client/types.js';
-export { startServer, type StartServerOptions, type RunningServer, type RestartEvent } from './server/start-server.js';
+export { startServer, type StartServerOptions, type RunningServer, type RestartEvent, type ServerExit } from './server/start-server.js';
 export { listServers, findServer, removeServer, type ServerRecord, type ServerStatus, type ServerState } from './store/servers.js';
 export { stopServer, stopAllServers, type StopOptions } from './server/stop-detached.js';
 export { readServerLog, type ReadLogOptions } from './server/server-logs.js';

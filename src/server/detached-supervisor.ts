@@ -5,6 +5,7 @@
  * SIGINT stops the engine and exits; if it is SIGKILLed, its watchdog takes the engine down.
  */
 import { startServer, type StartServerOptions } from './start-server.js';
+import { isCleanExit } from './supervise.js';
 
 const options = JSON.parse(process.env.LLAMACTL_SUPERVISOR_OPTIONS ?? '{}') as StartServerOptions;
 delete process.env.LLAMACTL_SUPERVISOR_OPTIONS;
@@ -20,14 +21,15 @@ try {
     signal: controller.signal,
     onLog: log,
     onRestart: (event) =>
-      log(`llamactl: server ${event.reason}; restarting (restart ${event.attempt}, ${event.retriesLeft} left)`),
+      log(`llamactl: the server ${event.reason}; restarting (restart ${event.attempt}, ${event.retriesLeft} left)`),
   });
   log(`llamactl: supervising ${server.url} (engine pid ${server.pid})`);
   const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   const outcome = await Promise.race([server.exited, aborted]);
   await server.stop();
-  if (outcome) {
-    log(`llamactl: giving up: the server ${outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode}`} and has no restarts left`);
+  if (outcome && isCleanExit(outcome)) log('llamactl: the server exited with code 0 (shut down from outside); not restarting it');
+  else if (outcome) {
+    log(`llamactl: giving up: the server ${outcome.reason} and has no restarts left`);
     process.exitCode = 8;
   }
 } catch (error) {

@@ -10,16 +10,15 @@ import { runDir } from '../store/paths.js';
 import {
   claimServerName, logFilePath, processStartTime, removeServer, saveServer, serverNameFor,
 } from '../store/servers.js';
-import type { ExitInfo } from './launch-engine.js';
 import { connectHost, formatUrl } from './parse-log-line.js';
 import { assertPortFree, findFreePort } from './ports.js';
 import { checkServeFit, type ServeFitOptions } from './check-fit.js';
 import { resolveModel } from './resolve-model.js';
 import { launchReady, type LaunchedServer, type LaunchSpec } from './launch-ready.js';
-import { supervise, type RestartEvent } from './supervise.js';
+import { describeExit, supervise, type RestartEvent, type ServerExit } from './supervise.js';
 import { terminateGroup } from './terminate-group.js';
 
-export type { RestartEvent } from './supervise.js';
+export type { RestartEvent, ServerExit } from './supervise.js';
 
 export interface StartServerOptions extends Pick<ServeFitOptions, 'force' | 'memory' | 'onFit'> {
   /** A store name (from `pull`), a path to a `.llamafile`, or a `.gguf` path together with `runtime`. */
@@ -75,8 +74,8 @@ export interface RunningServer {
   readonly gpu: { offloaded: number; total: number } | undefined;
   /** Spawn → ready, in ms. */
   readyMs: number;
-  /** Resolves when the server is down for good (stopped, or crashed with no restarts left). */
-  exited: Promise<ExitInfo>;
+  /** Resolves when the server is down for good (stopped, exited, or crashed with no restarts left). */
+  exited: Promise<ServerExit>;
   /** Stops the server (SIGTERM, SIGKILL after the grace period, whole process group). Idempotent. */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -137,7 +136,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const stopCurrent = () =>
     terminateGroup(current.engine.pid, { graceMs: stopGraceMs, gone: () => current.engine.exited });
 
-  let exited: Promise<ExitInfo>;
+  let exited: Promise<ServerExit>;
   if (options.detach) {
     try {
       const startTime = (await processStartTime(first.engine.pid)) ?? '';
@@ -156,7 +155,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       throw error;
     }
     first.engine.release();
-    exited = first.engine.exited;
+    exited = first.engine.exited.then((exit) => ({ ...exit, reason: describeExit(exit), outputTail: first.engine.tail() }));
   } else {
     exited = supervise({
       first,

@@ -1,13 +1,23 @@
 import pRetry from 'p-retry';
+import { ServerStartError } from '../errors.js';
 import type { ExitInfo } from './launch-engine.js';
 import type { LaunchedServer } from './launch-ready.js';
 
 export interface RestartEvent {
   /** 1 for the first restart. */
   attempt: number;
-  /** How the previous run ended (or why the restart attempt failed). */
+  /** How the previous run ended (or why the restart attempt failed), to follow "the server": "exited with code 1". */
   reason: string;
+  /** Restarts left after this one. */
   retriesLeft: number;
+}
+
+/** How a server went down for good. */
+export interface ServerExit extends ExitInfo {
+  /** To follow "the server": "was killed by SIGKILL", "exited with code 1 before it was ready", … */
+  reason: string;
+  /** The last output of the run that ended it. */
+  outputTail: string;
 }
 
 export interface SuperviseOptions {
@@ -24,29 +34,39 @@ export interface SuperviseOptions {
 const STABLE_MS = 60_000;
 
 class Crashed extends Error {
-  constructor(
-    readonly exit: ExitInfo,
-    readonly ranMs: number,
-  ) {
-    super(exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode}`);
+  constructor(readonly ranMs: number) {
+    super('crashed');
   }
 }
 
+/** "exited with code 1" / "was killed by SIGKILL". */
+export function describeExit(exit: ExitInfo): string {
+  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
+}
+
+/** Exit code 0 without a signal: the engine shut down cleanly (e.g. on a SIGTERM from outside), not a failure. */
+export function isCleanExit(exit: ExitInfo): boolean {
+  return exit.exitCode === 0 && exit.signal === undefined;
+}
+
 /**
- * Watches a foreground server and, with `restart: 'on-failure'`, brings it back after a crash with exponential
- * backoff (p-retry: 0.5 s, 1 s, 2 s … at most 10 s), at most `maxRestarts` times in a row. Resolves with the last
+ * Watches a foreground server and, with `restart: 'on-failure'`, brings it back with exponential backoff (p-retry:
+ * 0.5 s, 1 s, 2 s … at most 10 s), at most `maxRestarts` times in a row. A failure is an exit with a non-zero code or
+ * by a signal while llamactl is not stopping it; a clean exit (code 0) is not restarted. Resolves with the last
  * exit once the server is down for good.
  */
-export async function supervise(options: SuperviseOptions): Promise<ExitInfo> {
+export async function supervise(options: SuperviseOptions): Promise<ServerExit> {
   let current = options.first;
-  let lastExit: ExitInfo = { exitCode: undefined, signal: undefined };
+  let last: ServerExit = { exitCode: undefined, signal: undefined, reason: 'was stopped', outputTail: '' };
   const runOnce = async (attempt: number): Promise<void> => {
     if (attempt > 1) current = await options.relaunch();
     const started = Date.now();
-    lastExit = await current.engine.exited;
-    if (options.isStopping() || options.restart === 'no') return;
-    throw new Crashed(lastExit, Date.now() - started);
+    const exit = await current.engine.exited;
+    last = { ...exit, reason: describeExit(exit), outputTail: current.engine.tail() };
+    if (options.isStopping() || options.restart === 'no' || isCleanExit(exit)) return;
+    throw new Crashed(Date.now() - started);
   };
+  const consumes = (error: Error) => !(error instanceof Crashed && error.ranMs >= STABLE_MS);
   try {
     await pRetry(runOnce, {
       retries: options.maxRestarts,
@@ -54,12 +74,29 @@ export async function supervise(options: SuperviseOptions): Promise<ExitInfo> {
       factor: 2,
       maxTimeout: 10_000,
       signal: options.signal,
-      shouldConsumeRetry: ({ error }) => !(error instanceof Crashed && error.ranMs >= STABLE_MS),
+      shouldConsumeRetry: ({ error }) => consumes(error),
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-        if (options.isStopping() || retriesLeft === 0) return;
-        options.onRestart?.({ attempt: attemptNumber, reason: error.message, retriesLeft });
+        if (options.isStopping()) return;
+        if (!(error instanceof Crashed)) last = relaunchFailure(error);
+        if (retriesLeft === 0) return;
+        options.onRestart?.({
+          attempt: attemptNumber,
+          reason: last.reason,
+          retriesLeft: consumes(error) ? retriesLeft - 1 : retriesLeft,
+        });
       },
     });
   } catch {}
-  return lastExit;
+  return last;
+}
+
+/** A restart that failed before ready: its ServerStartError's first line, without "The server" and the tail. */
+function relaunchFailure(error: Error): ServerExit {
+  const details = error instanceof ServerStartError ? error.details : undefined;
+  return {
+    exitCode: details?.exitCode,
+    signal: details?.signal,
+    reason: (error.message.split('\n')[0] ?? '').replace(/^The server /, '').replace(/\.$/, ''),
+    outputTail: details?.outputTail ?? '',
+  };
 }

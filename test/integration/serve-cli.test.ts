@@ -179,7 +179,7 @@ test('--restart on-failure: a killed engine is restarted and the restart is logg
     });
   });
   process.kill(ready.pid, 'SIGKILL');
-  expect(JSON.parse(await restarted)).toMatchObject({ type: 'restart', attempt: 1, reason: 'killed by SIGKILL' });
+  expect(JSON.parse(await restarted)).toMatchObject({ type: 'restart', attempt: 1, reason: 'was killed by SIGKILL', retriesLeft: 4 });
   let healthy = false;
   for (let i = 0; i < 200 && !healthy; i++) {
     healthy = await fetch(`${ready.url}/health`).then((r) => r.status === 200, () => false);
@@ -189,6 +189,56 @@ test('--restart on-failure: a killed engine is restarted and the restart is logg
   cli.kill('SIGINT');
   expect((await cli).exitCode).toBe(0);
 });
+
+test('a crash after ready fails with exit 8, the reason and the output tail', async () => {
+  const { cli, ready } = await serveForeground();
+  process.kill(ready.pid, 'SIGKILL');
+  const result = await cli;
+  expect(result.exitCode).toBe(8);
+  expect(result.stderr).toContain('The server was killed by SIGKILL.\n--- last output ---\n');
+  expect(result.stderr).toContain(`listening on ${ready.url}`);
+  expect(result.stderr).toContain('--restart on-failure restarts a crashed server');
+});
+
+test('--restart on-failure does not restart an engine shut down from outside (SIGTERM, exit 0)', async () => {
+  const { cli, ready } = await serveForeground(['--restart', 'on-failure']);
+  process.kill(ready.pid, 'SIGTERM');
+  const result = await cli;
+  expect(result.exitCode).toBe(0);
+  expect(String(result.stdout)).toContain('"type":"exited"');
+  expect(String(result.stdout)).not.toContain('"type":"restart"');
+  expect(isAlive(ready.pid)).toBe(false);
+});
+
+test('--restart on-failure: each restart is one clean line; when they run out the error has the last output', async () => {
+  // The first run is the real engine; every restart fails at once, as a corrupted model or a lost GPU would.
+  const runtime = join(home, 'fails-on-restart.sh');
+  const marker = join(home, 'fails-on-restart.ran');
+  await writeFile(runtime, `#!/bin/sh\nif [ "$1" != --version ]; then\n  [ -e '${marker}' ] && { echo 'boom: cannot start again' >&2; exit 3; }\n  touch '${marker}'\nfi\nexec '${serverPath}' "$@"\n`, { mode: 0o755 });
+  const cli = execa(process.execPath, [CLI, 'serve', ggufPath, '--runtime', runtime, ...serveArgs.slice(2), '--restart', 'on-failure'], { env, reject: false });
+  children.push(cli);
+  const pid = await new Promise<number>((resolve) => {
+    cli.stdout!.on('data', (data: Buffer) => {
+      const match = /pid (\d+)/.exec(String(data));
+      if (match) resolve(Number(match[1]));
+    });
+  });
+  enginePids.push(pid);
+  process.kill(pid, 'SIGKILL');
+  const result = await cli;
+  expect(result.exitCode).toBe(8);
+  const restarts = result.stderr.split('\n').filter((line) => line.includes('restarting'));
+  expect(restarts).toEqual([
+    'llamactl: the server was killed by SIGKILL; restarting (restart 1, 4 left)',
+    'llamactl: the server exited with code 3 before it was ready; restarting (restart 2, 3 left)',
+    'llamactl: the server exited with code 3 before it was ready; restarting (restart 3, 2 left)',
+    'llamactl: the server exited with code 3 before it was ready; restarting (restart 4, 1 left)',
+    'llamactl: the server exited with code 3 before it was ready; restarting (restart 5, 0 left)',
+  ]);
+  expect(result.stderr).toContain('The server exited with code 3 before it was ready.\n--- last output ---\nboom: cannot start again');
+  expect(result.stderr).toContain('no restarts left');
+  expect(result.stderr).not.toContain('add --restart');
+}, 60_000);
 
 test('--detach --restart on-failure: a detached supervisor restarts a killed engine; stop ends both', async () => {
   const serve = await runCli(['serve', ggufPath, ...serveArgs, '--detach', '--restart', 'on-failure', '--name', 'sup', '--json'], { env });
@@ -204,7 +254,7 @@ test('--detach --restart on-failure: a detached supervisor restarts a killed eng
     await new Promise((resolve) => setTimeout(resolve, 50));
     logs = (await runCli(['logs', 'sup'], { env })).stdout;
   }
-  expect(logs).toContain('server killed by SIGKILL; restarting (restart 1');
+  expect(logs).toContain('the server was killed by SIGKILL; restarting (restart 1, 4 left)');
   let healthy = false;
   for (let i = 0; i < 200 && !healthy; i++) {
     healthy = await fetch(`${ready.url}/health`).then((r) => r.status === 200, () => false);

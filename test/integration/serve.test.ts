@@ -134,7 +134,7 @@ describe('startServer on llama-server with a .gguf', () => {
     }
     pids.push(server.pid);
     expect(server.pid).not.toBe(firstPid);
-    expect(restarts).toEqual(['killed by SIGKILL']);
+    expect(restarts).toEqual(['was killed by SIGKILL']);
     expect((await complete(server.url)).status).toBe(200);
   });
 });

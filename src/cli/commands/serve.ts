@@ -85,7 +85,7 @@ export function registerServe(program: Command): void {
           signal,
           onLog: verbose && !flags.detach ? (line) => process.stderr.write(`${line}\n`) : undefined,
           onRestart: (event) => {
-            const text = `server ${event.reason}; restarting (restart ${event.attempt}, ${event.retriesLeft} left)`;
+            const text = `the server ${event.reason}; restarting (restart ${event.attempt}, ${event.retriesLeft} left)`;
             if (flags.json) printJson({ type: 'restart', ...event });
             else process.stderr.write(`llamactl: ${text}\n`);
           },
@@ -109,11 +109,24 @@ export function registerServe(program: Command): void {
           else process.stderr.write('llamactl: server stopped.\n');
           return;
         }
+        const { isCleanExit } = await import('../../server/supervise.js');
+        if (isCleanExit(outcome)) {
+          // Shut down from outside (a SIGTERM it handled): not a failure, and not restarted.
+          if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: 0 });
+          else process.stderr.write('llamactl: the server exited with code 0 (shut down from outside).\n');
+          return;
+        }
         const { ServerStartError } = await import('../../errors.js');
-        const how = outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode}`;
-        throw new ServerStartError(`The server ${how}.`, { command: server.argv, exitCode: outcome.exitCode, signal: outcome.signal }, {
-          hint: 'Run with --verbose to see its output, or add --restart on-failure.',
-        });
+        const tail = outcome.outputTail.trimEnd();
+        throw new ServerStartError(
+          `The server ${outcome.reason}.${tail ? `\n--- last output ---\n${tail}\n---` : ''}`,
+          { command: server.argv, exitCode: outcome.exitCode, signal: outcome.signal, outputTail: tail },
+          {
+            hint: flags.restart === 'on-failure'
+              ? 'It kept failing and has no restarts left; its output says why (all of it with --verbose).'
+              : 'Its output says why (all of it with --verbose); --restart on-failure restarts a crashed server.',
+          },
+        );
       });
     });
   const parseOptions = command.parseOptions.bind(command);

@@ -85,31 +85,59 @@ test('aborting while loading stops the process and throws AbortError', async () 
   expect(error).toBeInstanceOf(AbortError);
 });
 
-test('restart on failure is bounded: after maxRestarts the last exit is reported', async () => {
-  const s = await spec([]);
-  s.args = [fixture('healthy-then-crashes.mjs'), String(s.port), '100'];
+/** Supervises `first` and relaunches through `relaunch` (each launch is cleaned up after the test). */
+async function superviseAll(first: LaunchSpec, relaunch: LaunchSpec, maxRestarts: number) {
   const events: RestartEvent[] = [];
-  const controller = new AbortController();
   const launches: EngineProcess[] = [];
-  const launch = async () => {
+  const launch = async (s: LaunchSpec) => {
     const ready = await launchReady(s);
     launches.push(ready.engine);
     started.push(ready.engine);
     return ready;
   };
   const exit = await supervise({
-    first: await launch(),
+    first: await launch(first),
     restart: 'on-failure',
-    maxRestarts: 2,
-    signal: controller.signal,
+    maxRestarts,
+    signal: new AbortController().signal,
     isStopping: () => false,
-    relaunch: launch,
+    relaunch: () => launch(relaunch),
     onRestart: (event) => events.push(event),
   });
-  expect(exit).toEqual({ exitCode: 4, signal: undefined });
+  return { exit, launches, events: events.map((e) => [e.attempt, e.reason, e.retriesLeft]) };
+}
+
+test('restart on failure is bounded: after maxRestarts the last exit is reported, with its output', async () => {
+  const s = await spec([]);
+  s.args = [fixture('healthy-then-crashes.mjs'), String(s.port), '100'];
+  const { exit, launches, events } = await superviseAll(s, s, 2);
+  expect(exit).toMatchObject({ exitCode: 4, signal: undefined, reason: 'exited with code 4' });
+  expect(exit.outputTail).toContain(`listening on http://127.0.0.1:${s.port}`);
   expect(launches).toHaveLength(3);
-  expect(events.map((e) => [e.attempt, e.reason, e.retriesLeft])).toEqual([
-    [1, 'exited with code 4', 2],
-    [2, 'exited with code 4', 1],
+  // "restart 1, 1 left": the count left is after this restart.
+  expect(events).toEqual([
+    [1, 'exited with code 4', 1],
+    [2, 'exited with code 4', 0],
   ]);
+});
+
+test('on-failure does not restart a clean exit (code 0): the engine was shut down, it did not fail', async () => {
+  const s = await spec([]);
+  s.args = [fixture('healthy-then-crashes.mjs'), String(s.port), '100', '0'];
+  const { exit, launches, events } = await superviseAll(s, s, 2);
+  expect(exit).toMatchObject({ exitCode: 0, signal: undefined });
+  expect(launches).toHaveLength(1);
+  expect(events).toEqual([]);
+});
+
+test('a restart that fails before ready is reported in one line; its output tail ends up in the last exit', async () => {
+  const s = await spec([]);
+  s.args = [fixture('healthy-then-crashes.mjs'), String(s.port), '100'];
+  const { exit, events } = await superviseAll(s, await spec([fixture('crashes-after.mjs'), '50']), 2);
+  expect(events).toEqual([
+    [1, 'exited with code 4', 1],
+    [2, 'exited with code 3 before it was ready', 0],
+  ]);
+  expect(exit).toMatchObject({ exitCode: 3, reason: 'exited with code 3 before it was ready' });
+  expect(exit.outputTail).toContain('failed to read tensor data: boom');
 });
