@@ -1,11 +1,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** Work a process tree has done so far: CPU time in clock ticks (1/100 s) and bytes read. */
+export interface Activity {
+  ticks: number;
+  bytes: number;
+}
+
 /**
  * How much work a process and its descendants have done so far: CPU ticks (their own and their reaped children's)
- * plus bytes read. It grows while an engine loads a model silently (reading tensors, faulting in mmapped pages,
- * warming up) and stays flat while it is stuck. Linux only (/proc); undefined elsewhere or once the process is gone.
+ * and bytes read. It grows while an engine loads a model silently (reading tensors, faulting in mmapped pages,
+ * warming up) and hardly moves while it is stuck. Linux only (/proc); undefined elsewhere or once the process is gone.
  */
-export function treeActivity(rootPid: number): number | undefined {
+export function treeActivity(rootPid: number): Activity | undefined {
   if (process.platform !== 'linux') return undefined;
   let entries: string[];
   try {
@@ -28,14 +34,22 @@ export function treeActivity(rootPid: number): number | undefined {
     else children.set(ppid, [pid]);
   }
   if (!ticks.has(rootPid)) return undefined;
-  let total = 0;
+  const total: Activity = { ticks: 0, bytes: 0 };
   const queue = [rootPid];
   for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
-    total += ticks.get(pid) ?? 0;
-    total += bytesRead(pid);
+    total.ticks += ticks.get(pid) ?? 0;
+    total.bytes += bytesRead(pid);
     queue.push(...(children.get(pid) ?? []));
   }
   return total;
+}
+
+/**
+ * Whether the tree did real work between two samples `elapsedMs` apart: at least 1 MiB read or a tenth of a core
+ * busy. Answering our own health probes costs far less, so a stuck engine that still answers 503 is not "working".
+ */
+export function madeProgress(before: Activity, after: Activity, elapsedMs: number): boolean {
+  return after.bytes - before.bytes >= 1024 * 1024 || after.ticks - before.ticks >= Math.max(1, elapsedMs / 100);
 }
 
 /** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */

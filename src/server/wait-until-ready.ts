@@ -1,7 +1,7 @@
 import { AbortError, ServerStartError, ServerTimeoutError } from '../errors.js';
 import type { EngineProcess, ExitInfo } from './launch-engine.js';
 import { connectHost, formatUrl, type LogEvent } from './parse-log-line.js';
-import { treeActivity } from './process-activity.js';
+import { madeProgress, treeActivity } from './process-activity.js';
 import { probeHttp } from './probe-http.js';
 
 export interface WaitOptions {
@@ -65,7 +65,7 @@ export class ReadinessWatcher {
         if (exit) throw exitedError(engine, await engine.exited);
         if (Date.now() - sampledAt >= Math.min(ACTIVITY_EVERY_MS, Math.max(250, options.idleTimeoutMs / 4))) {
           const now = treeActivity(engine.pid);
-          if (now !== undefined && activity !== undefined && now > activity) this.#lastProgress = Date.now();
+          if (now && activity && madeProgress(activity, now, Date.now() - sampledAt)) this.#lastProgress = Date.now();
           activity = now;
           sampledAt = Date.now();
         }
