@@ -8,6 +8,7 @@ import { chooseChunkSize, planChunks, shardOffsets, type Chunk } from './plan-ch
 import { withRetries, type RetryOptions } from './retry.js';
 import { HashWorker } from './hash-worker.js';
 import { completeFile } from './complete-file.js';
+import { LeanPool } from './lean-range.js';
 import { SpeedMeter } from './speed-meter.js';
 
 export interface DownloadShard {
@@ -92,9 +93,10 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   const chunks = planChunks(sizes, data.chunkSize);
   const journal = new JournalWriter(journalPath(partPath), data);
   const file = await openPart(partPath, journal, total, resumed);
+  const lean = new LeanPool();
   let run: SetRun | undefined;
   try {
-    run = new SetRun(plan, options, file, journal, chunks, offsets, data, partPath);
+    run = new SetRun(plan, options, file, journal, chunks, offsets, data, partPath, lean);
     options.onProgress?.({ type: 'start', total, done: run.doneBytes(), connections, resumed });
     const shas = await run.execute();
     await journal.settle();
@@ -102,6 +104,7 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
     await journal.remove();
     return { size: total, shards: plan.shards.map((s, i) => ({ name: s.name, size: s.size, sha256: shas[i]! })) };
   } finally {
+    lean.close();
     await run?.close();
     await journal.settle().catch(() => {});
     await file.close().catch(() => {});
@@ -142,6 +145,7 @@ class SetRun {
     readonly offsets: number[],
     data: JournalData,
     partPath: string,
+    readonly lean: LeanPool,
   ) {
     this.#done = new Set();
     this.#verified = new Set();
@@ -320,6 +324,7 @@ class SetRun {
               offset: this.offsets[shardIndex]! + start,
               file: this.file,
               dispatcher: this.options.dispatcher,
+              lean: this.lean,
               token: this.options.token,
               signal: this.#signal,
               stallTimeoutMs: this.options.stallTimeoutMs,

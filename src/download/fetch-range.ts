@@ -1,7 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { AbortError, FormatError, IntegrityError } from '../errors.js';
-import { header, hubErrorFor, send } from '../hub/http.js';
+import { header, hubErrorFor, send, type Headers } from '../hub/http.js';
+import { LeanRangeError, type LeanPool } from './lean-range.js';
 import { RETRYABLE_STATUS, RetryableError, isNetworkFailure, retryAfterMs } from './retry.js';
 
 /** The server answered a `Range` request with the whole file (200): switch that shard to one stream. */
@@ -26,6 +27,8 @@ export interface FetchRangeOptions {
   offset: number;
   file: FileHandle;
   dispatcher: Dispatcher;
+  /** Reads a plain 206 answer lean (see lean-range.ts); anything else goes through `dispatcher`. */
+  lean?: LeanPool | undefined;
   token: { origin: string; value: string } | undefined;
   signal: AbortSignal | undefined;
   stallTimeoutMs: number;
@@ -56,49 +59,24 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
   const headers: Record<string, string> = options.whole ? {} : { range: `bytes=${start}-${end - 1}` };
   let received = 0;
   try {
-    const response = await send(url, { dispatcher: options.dispatcher, signal: combined, token: options.token, headers });
-    const { status } = response;
-    const type = header(response.headers, 'content-type') ?? '';
-    if (status !== 200 && status !== 206) {
-      await response.body.dump().catch(() => {});
-      const offOrigin = options.token === undefined || new URL(response.url).origin !== options.token.origin;
-      if ((status === 401 || status === 403 || status === 410) && offOrigin && !RETRYABLE_STATUS.has(status)) {
-        throw new LocationExpiredError(`HTTP ${status} from the download server`, { status });
-      }
-      if (status === 416) {
-        throw new IntegrityError(`The download server says ${what.file} is smaller than the ${shardSize} bytes the hub lists.`);
-      }
-      if (RETRYABLE_STATUS.has(status)) {
-        throw new RetryableError(`HTTP ${status} from the download server`, { status, retryAfterMs: retryAfterMs(response.headers) });
-      }
-      throw hubErrorFor(status, response.headers, what);
-    }
-    if (/text\/html/i.test(type)) {
-      await response.body.dump().catch(() => {});
-      throw new FormatError(`The download server sent a web page instead of the bytes of ${what.file}.`, {
-        hint: 'A proxy or captive portal may be in the way, or the token lacks access; open the URL in a browser to see.',
+    if (options.lean && !options.whole) {
+      const target = new URL(url);
+      const token = options.token && target.origin === options.token.origin ? { authorization: `Bearer ${options.token.value}` } : {};
+      const answer = await options.lean.fetch({
+        url: target, start, end, file, offset, headers: token, signal: combined, onBytes,
+        onData: () => (lastData = Date.now()),
       });
+      if (answer === 'done') return;
+      // Not a plain 206: judged like any answer; one that is fine after all (a redirect, a 200 for a whole shard,
+      // a chunked body) is asked for again through undici below.
+      if (answer.status < 300 || answer.status >= 400) checkAnswer(answer.status, answer.headers, target.href, options);
     }
-    const length = Number(header(response.headers, 'content-length') ?? Number.NaN);
-    if (status === 206) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(response.headers, 'content-range') ?? '');
-      if (!range || Number(range[1]) !== start || Number(range[2]) !== end - 1) {
-        await response.body.dump().catch(() => {});
-        throw new RetryableError(`The download server sent the wrong range for ${what.file}.`);
-      }
-      if (range[3] !== '*' && Number(range[3]) !== shardSize) {
-        await response.body.dump().catch(() => {});
-        throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server has ${range[3]}.`);
-      }
-    } else {
-      if (!Number.isNaN(length) && length !== shardSize) {
-        await response.body.dump().catch(() => {});
-        throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server sent ${length}.`);
-      }
-      if (!options.whole && !(start === 0 && end === shardSize)) {
-        await response.body.dump().catch(() => {});
-        throw new RangeIgnoredError('the server ignored Range');
-      }
+    const response = await send(url, { dispatcher: options.dispatcher, signal: combined, token: options.token, headers });
+    try {
+      checkAnswer(response.status, response.headers, response.url, options);
+    } catch (error) {
+      await response.body.dump().catch(() => {});
+      throw error;
     }
     const want = options.whole ? shardSize : end - start;
     let batch: Buffer[] = [];
@@ -134,6 +112,10 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
   } catch (error) {
     if (signal?.aborted) throw new AbortError('Download interrupted.', { cause: signal.reason });
     if (stalled) throw new RetryableError(`No data for ${Math.round(stallTimeoutMs / 1000)} s from the download server.`, { cause: error });
+    if (error instanceof LeanRangeError) {
+      if (error.code === 'EPROTO') throw new IntegrityError(`${error.message.replace(/\.$/, '')} (${what.file}).`);
+      throw new RetryableError(error.message, { cause: error });
+    }
     if (isNetworkFailure(error)) {
       throw new RetryableError(`Connection failed: ${(error as Error).message}`, { cause: error });
     }
@@ -141,6 +123,47 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
   } finally {
     clearInterval(watchdog);
   }
+}
+
+/**
+ * Throws for an answer that cannot be this range's bytes: an error status, a web page, the wrong range or size, or
+ * a `200` with the whole shard when only part was asked for (RangeIgnoredError: the caller streams it instead).
+ */
+function checkAnswer(status: number, headers: Headers, answeredUrl: string, options: FetchRangeOptions): void {
+  const { start, end, shardSize, what } = options;
+  if (status !== 200 && status !== 206) {
+    const offOrigin = options.token === undefined || new URL(answeredUrl).origin !== options.token.origin;
+    if ((status === 401 || status === 403 || status === 410) && offOrigin && !RETRYABLE_STATUS.has(status)) {
+      throw new LocationExpiredError(`HTTP ${status} from the download server`, { status });
+    }
+    if (status === 416) {
+      throw new IntegrityError(`The download server says ${what.file} is smaller than the ${shardSize} bytes the hub lists.`);
+    }
+    if (RETRYABLE_STATUS.has(status)) {
+      throw new RetryableError(`HTTP ${status} from the download server`, { status, retryAfterMs: retryAfterMs(headers) });
+    }
+    throw hubErrorFor(status, headers, what);
+  }
+  if (/text\/html/i.test(header(headers, 'content-type') ?? '')) {
+    throw new FormatError(`The download server sent a web page instead of the bytes of ${what.file}.`, {
+      hint: 'A proxy or captive portal may be in the way, or the token lacks access; open the URL in a browser to see.',
+    });
+  }
+  if (status === 206) {
+    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(headers, 'content-range') ?? '');
+    if (!range || Number(range[1]) !== start || Number(range[2]) !== end - 1) {
+      throw new RetryableError(`The download server sent the wrong range for ${what.file}.`);
+    }
+    if (range[3] !== '*' && Number(range[3]) !== shardSize) {
+      throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server has ${range[3]}.`);
+    }
+    return;
+  }
+  const length = Number(header(headers, 'content-length') ?? Number.NaN);
+  if (!Number.isNaN(length) && length !== shardSize) {
+    throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server sent ${length}.`);
+  }
+  if (!options.whole && !(start === 0 && end === shardSize)) throw new RangeIgnoredError('the server ignored Range');
 }
 
 /** The pieces after the first `skip` bytes. */

@@ -249,17 +249,21 @@ describe('pull()', () => {
     const probe = await open(join(t.home, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as FileHandle;
     await probe.close();
-    const writev = proto.writev;
+    // Both write paths: write() (ranges read lean) and writev() (ranges read through undici).
     let calls = 0;
-    const full = vi.spyOn(proto, 'writev').mockImplementation(function (this: FileHandle, ...args: Parameters<FileHandle['writev']>) {
-      if (++calls <= 2) return writev.apply(this, args);
-      return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' }));
-    });
+    const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    const fail = <K extends 'write' | 'writev'>(name: K) => {
+      const real = proto[name] as (...args: unknown[]) => Promise<unknown>;
+      return vi.spyOn(proto, name).mockImplementation(function (this: FileHandle, ...args: unknown[]) {
+        return ++calls <= 2 ? real.apply(this, args) : Promise.reject(enospc());
+      } as never);
+    };
+    const spies = [fail('write'), fail('writev')];
     let error: unknown;
     try {
       error = await run(`${REPO}:Q2_K`, { connections: 2 }).catch((e: unknown) => e);
     } finally {
-      full.mockRestore();
+      for (const spy of spies) spy.mockRestore();
     }
     expect(error).toBeInstanceOf(DiskSpaceError);
     expect((error as DiskSpaceError).exitCode).toBe(6);
