@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { UsageError } from '../errors.js';
 import { connect as connectTls, rootCertificates, type ConnectionOptions } from 'node:tls';
 
 /**
@@ -63,6 +64,9 @@ export class LeanPool {
 
   /** Fetches one range into the file: `'done'`, or the answer's head when it is not a plain 206 (nothing written). */
   async fetch(request: LeanFetch): Promise<'done' | LeanHead> {
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (!/^[\t\x20-\x7e]*$/.test(value)) throw new UsageError(`The ${name} header holds characters a request cannot carry.`, { hint: 'Check HF_TOKEN / --token for a stray line break.' });
+    }
     const reused = this.#take(request.url.origin);
     try {
       return await this.#exchange(reused ?? this.#connect(request.url), request);

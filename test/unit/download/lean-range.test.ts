@@ -137,6 +137,14 @@ describe('lean ranged GET: answers it does not read', () => {
     expect(connections).toBe(2);
   });
 
+  it('refuses a header value with a line break (no request smuggling through a token)', async () => {
+    await listen(rangeServer());
+    const file = await open(join(dir, 'out'), 'w+');
+    await expect(fetchAll(file, [[0, 10]], { headers: { authorization: 'Bearer x\r\nX-Evil: 1' } })).rejects.toThrow(/characters a request cannot carry/);
+    await file.close();
+    expect(connections).toBe(0);
+  });
+
   it('a body that ends early, and an abort, are errors', async () => {
     await listen(rangeServer((req, res) => {
       if (req.url !== '/short') return false;
