@@ -63,7 +63,7 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
       const target = new URL(url);
       const token = options.token && target.origin === options.token.origin ? { authorization: `Bearer ${options.token.value}` } : {};
       const answer = await options.lean.fetch({
-        url: target, start, end, file, offset, headers: token, signal: combined, onBytes,
+        url: target, start, end, total: shardSize, file, offset, headers: token, signal: combined, onBytes,
         onData: () => (lastData = Date.now()),
       });
       if (answer === 'done') return;
@@ -113,8 +113,10 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
     if (signal?.aborted) throw new AbortError('Download interrupted.', { cause: signal.reason });
     if (stalled) throw new RetryableError(`No data for ${Math.round(stallTimeoutMs / 1000)} s from the download server.`, { cause: error });
     if (error instanceof LeanRangeError) {
-      if (error.code === 'EPROTO') throw new IntegrityError(`${error.message.replace(/\.$/, '')} (${what.file}).`);
-      throw new RetryableError(error.message, { cause: error });
+      // A socket error that is not a network failure (a TLS certificate refused, a host that does not exist) fails
+      // the same way every time, as it does through undici.
+      if (error.cause !== undefined && !isNetworkFailure(error.cause)) throw error.cause;
+      throw new RetryableError(`${error.message.replace(/\.$/, '')} (${what.file}).`, { cause: error });
     }
     if (isNetworkFailure(error)) {
       throw new RetryableError(`Connection failed: ${(error as Error).message}`, { cause: error });

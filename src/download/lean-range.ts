@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { UsageError } from '../errors.js';
+import { isNetworkFailure } from './retry.js';
 import { connect as connectTls, rootCertificates, type ConnectionOptions } from 'node:tls';
 
 /**
@@ -24,6 +25,8 @@ export interface LeanFetch {
   /** Shard bytes [start, end) go to the file at `offset`. */
   start: number;
   end: number;
+  /** The shard's size as the hub lists it: an answer for another size is not read. */
+  total: number;
   file: FileHandle;
   offset: number;
   /** Extra request headers (Authorization, when it belongs to this origin). */
@@ -41,12 +44,16 @@ export interface LeanHead {
   headers: Record<string, string>;
 }
 
-/** Why the lean path could not finish: the caller retries the range (after `ended early`) as it would any failure. */
+/**
+ * Why the lean path could not finish. `ENOANSWER`: the socket failed or closed before any answer (on a kept-alive
+ * socket: the server had closed it); `EBODY`: it failed mid-answer; `ELEAN_PROTO`: the answer broke HTTP/1.1. The
+ * socket's own error, if any, is the `cause` (a TLS certificate failure must not be retried as a network blip).
+ */
 export class LeanRangeError extends Error {
   override name = 'LeanRangeError';
-  readonly code: string;
-  constructor(message: string, code = 'ECONNRESET') {
-    super(message);
+  readonly code: 'ENOANSWER' | 'EBODY' | 'ELEAN_PROTO';
+  constructor(message: string, code: LeanRangeError['code'], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.code = code;
   }
 }
@@ -72,7 +79,7 @@ export class LeanPool {
       return await this.#exchange(reused ?? this.#connect(request.url), request);
     } catch (error) {
       // A kept-alive socket the server had already closed fails before any answer: once more on a fresh one.
-      if (reused && error instanceof LeanRangeError && error.code === 'ENOANSWER') {
+      if (reused && error instanceof LeanRangeError && error.code === 'ENOANSWER' && (error.cause === undefined || isNetworkFailure(error.cause))) {
         return this.#exchange(this.#connect(request.url), request);
       }
       throw error;
@@ -172,10 +179,15 @@ export class LeanPool {
         socket.off('error', onError);
         socket.off('close', onClose);
         signal.removeEventListener('abort', onAbort);
+        const reuse = error === undefined && outcome === 'done' && keepAlive;
+        // Done with the socket now, unless it goes back to the pool once the writes are done (until then an error
+        // on it must still have a listener).
+        if (reuse) socket.on('error', ignore);
+        else socket.destroy();
         void batches.drained().then(() => {
           if (error) throw error;
-          if (outcome === 'done' && keepAlive) this.#release(url.origin, socket);
-          else socket.destroy();
+          socket.off('error', ignore);
+          if (reuse) this.#release(url.origin, socket);
           resolve(outcome);
         }).catch((reason: unknown) => {
           socket.destroy();
@@ -185,20 +197,20 @@ export class LeanPool {
       const onAbort = () => finish(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       const answered = () => head === undefined || head.length > 0;
       const onError = (error: NodeJS.ErrnoException) =>
-        finish(new LeanRangeError(`Connection failed: ${error.message}`, answered() ? (error.code ?? 'ECONNRESET') : 'ENOANSWER'));
+        finish(new LeanRangeError(`Connection failed: ${error.message}`, answered() ? 'EBODY' : 'ENOANSWER', error));
       const onClose = () =>
         finish(answered()
-          ? new LeanRangeError(`The body ended early (${received} of ${want} bytes).`)
+          ? new LeanRangeError(`The body ended early (${received} of ${want} bytes).`, 'EBODY')
           : new LeanRangeError('The connection closed before an answer.', 'ENOANSWER'));
 
       /** Copies body bytes into the batches; false pauses the socket until a batch is free again. */
       const body = (bytes: Uint8Array): boolean => {
         if (received + bytes.length > want) {
-          finish(new LeanRangeError(`The download server sent more than the ${want} bytes asked for.`, 'EPROTO'));
+          finish(new LeanRangeError(`The download server sent more than the ${want} bytes asked for.`, 'ELEAN_PROTO'));
           return false;
         }
         if (!batches.roomFor(bytes.length)) {
-          finish(new LeanRangeError('A read arrived while the write batches were full.', 'EPROTO'));
+          finish(new LeanRangeError('A read arrived while the write batches were full.', 'ELEAN_PROTO'));
           return false;
         }
         batches.push(bytes);
@@ -215,7 +227,7 @@ export class LeanPool {
       const onHead = (): boolean => {
         const split = head!.indexOf('\r\n\r\n');
         if (split < 0) {
-          if (head!.length > MAX_HEAD) finish(new LeanRangeError('The download server sent an oversized header.', 'EPROTO'));
+          if (head!.length > MAX_HEAD) finish(new LeanRangeError('The download server sent an oversized header.', 'ELEAN_PROTO'));
           return true;
         }
         const [status = '', ...fields] = head!.subarray(0, split).toString('latin1').split('\r\n');
@@ -225,11 +237,21 @@ export class LeanPool {
           if (colon > 0) headers.set(field.slice(0, colon).trim().toLowerCase(), field.slice(colon + 1).trim());
         }
         const code = Number(/^HTTP\/1\.[01] (\d{3})\b/.exec(status)?.[1] ?? 0);
-        const range = /^bytes (\d+)-(\d+)\//.exec(headers.get('content-range') ?? '');
+        if (code === 0) {
+          finish(new LeanRangeError(`The download server answered with a bad status line: ${JSON.stringify(status.slice(0, 80))}.`, 'ELEAN_PROTO'));
+          return false;
+        }
+        if (code >= 100 && code < 200) {
+          // An interim answer (103 Early Hints): the real one follows.
+          head = head!.subarray(split + 4);
+          return onHead();
+        }
+        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headers.get('content-range') ?? '');
         const plain =
-          /^HTTP\/1\.[01] 206\b/.test(status) &&
+          code === 206 &&
           Number(headers.get('content-length')) === want &&
           range !== null && Number(range[1]) === start && Number(range[2]) === end - 1 &&
+          (range[3] === '*' || Number(range[3]) === request.total) &&
           !headers.has('transfer-encoding') &&
           (headers.get('content-encoding') ?? 'identity') === 'identity' &&
           !/text\/html/i.test(headers.get('content-type') ?? '');
@@ -261,6 +283,8 @@ export class LeanPool {
     });
   }
 }
+
+const ignore = () => {};
 
 /** Where a socket's `onread` hands its bytes: the exchange using the socket installs its reader here. */
 interface LeanSocket {

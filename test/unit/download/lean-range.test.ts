@@ -65,7 +65,7 @@ async function fetchAll(file: FileHandle, ranges: [number, number][], extra: Par
   const outcomes = [];
   for (const [start, end] of ranges) {
     outcomes.push(await pool.fetch({
-      url: new URL(`${origin}/model.bin`), start, end, file, offset: start, headers: {},
+      url: new URL(`${origin}/model.bin`), start, end, total: CONTENT.length, file, offset: start, headers: {},
       signal: new AbortController().signal, onData: () => {}, onBytes: () => {}, ...extra,
     }));
   }
@@ -116,6 +116,7 @@ describe('lean ranged GET: answers it does not read', () => {
       res.end(CONTENT.subarray(0, 10));
     }, 206],
     ['a redirect', (res: ServerResponse) => res.writeHead(302, { location: '/elsewhere' }).end(), 302],
+    ['a range of a file of another size', (res: ServerResponse) => res.writeHead(206, { 'content-length': 10, 'content-range': 'bytes 0-9/999' }).end('0123456789'), 206],
     ['a web page', (res: ServerResponse) => res.writeHead(206, { 'content-type': 'text/html', 'content-length': 10, 'content-range': `bytes 0-9/${CONTENT.length}` }).end('<html></h>'), 206],
   ])('%s: the head comes back and nothing is written', async (_, answer, status) => {
     await listen(rangeServer((_req, res) => (answer(res), true)));
@@ -137,6 +138,56 @@ describe('lean ranged GET: answers it does not read', () => {
     expect(connections).toBe(2);
   });
 
+  it('skips an interim 103 answer and reads the 206 after it', async () => {
+    await listen(rangeServer((req, res) => {
+      res.writeEarlyHints({ link: '</x>; rel=preload' });
+      return false;
+    }));
+    const file = await open(join(dir, 'out'), 'w+');
+    expect(await fetchAll(file, [[0, 1000]])).toEqual(['done']);
+    await file.close();
+    expect((await readFile(join(dir, 'out'))).equals(CONTENT.subarray(0, 1000))).toBe(true);
+  });
+
+  it('a TLS certificate it cannot trust fails with that reason, not as a connection blip', async () => {
+    await listen(rangeServer(), true);
+    const untrusting = new LeanPool();
+    const file = await open(join(dir, 'out'), 'w+');
+    const error = await untrusting
+      .fetch({ url: new URL(`${origin}/x`), start: 0, end: 10, total: CONTENT.length, file, offset: 0, headers: {}, signal: new AbortController().signal, onData: () => {}, onBytes: () => {} })
+      .catch((e: unknown) => e);
+    untrusting.close();
+    await file.close();
+    expect(error).toBeInstanceOf(LeanRangeError);
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
+  });
+
+  it('an abort while a write is pending, then a reset from the server, is one clean rejection', async () => {
+    await listen(rangeServer((req, res) => {
+      if (req.url !== '/hold') return false;
+      res.writeHead(206, { 'content-length': 2 * 1024 * 1024, 'content-range': `bytes 0-${2 * 1024 * 1024 - 1}/${CONTENT.length}` });
+      res.write(CONTENT.subarray(0, 1024 * 1024 + 5));
+      setTimeout(() => res.socket?.resetAndDestroy(), 100);
+      return true;
+    }));
+    const real = await open(join(dir, 'out'), 'w+');
+    const slow = {
+      write: async (buffer: Buffer, offset: number, length: number, position: number) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return real.write(buffer, offset, length, position);
+      },
+    } as unknown as FileHandle;
+    const controller = new AbortController();
+    const pending = pool.fetch({
+      url: new URL(`${origin}/hold`), start: 0, end: 2 * 1024 * 1024, total: CONTENT.length, file: slow, offset: 0, headers: {},
+      signal: controller.signal, onData: () => {}, onBytes: () => {},
+    });
+    setTimeout(() => controller.abort(new Error('stalled')), 50);
+    await expect(pending).rejects.toThrow('stalled');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the reset arrives meanwhile: no uncaught error
+    await real.close();
+  });
+
   it('refuses a header value with a line break (no request smuggling through a token)', async () => {
     await listen(rangeServer());
     const file = await open(join(dir, 'out'), 'w+');
@@ -154,7 +205,7 @@ describe('lean ranged GET: answers it does not read', () => {
     }));
     const file = await open(join(dir, 'out'), 'w+');
     const short = pool.fetch({
-      url: new URL(`${origin}/short`), start: 0, end: 100, file, offset: 0, headers: {},
+      url: new URL(`${origin}/short`), start: 0, end: 100, total: CONTENT.length, file, offset: 0, headers: {},
       signal: new AbortController().signal, onData: () => {}, onBytes: () => {},
     });
     await expect(short).rejects.toThrow(LeanRangeError);
