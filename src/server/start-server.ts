@@ -16,6 +16,7 @@ import { checkServeFit, type ServeFitOptions } from './check-fit.js';
 import { resolveModel } from './resolve-model.js';
 import { launchReady, type LaunchedServer, type LaunchSpec } from './launch-ready.js';
 import { describeExit, supervise, type RestartEvent, type ServerExit } from './supervise.js';
+import { warmWatchdog } from './watchdog.js';
 import { terminateGroup } from './terminate-group.js';
 
 export type { RestartEvent, ServerExit } from './supervise.js';
@@ -93,6 +94,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     model, env, host = '127.0.0.1', timeoutMs = 120_000, restart = 'no', maxRestarts = 5, stopGraceMs = 5000,
   } = options;
   validate(options);
+  // Boots while the model is resolved and checked, so it is ready to act even if we are killed right after spawn.
+  warmWatchdog();
   const resolved = await resolveModel(model, options.runtime, env);
   await checkServeFit(resolved.modelPath ?? resolved.executable, options);
   const runtime = await detectRuntime(resolved.executable, { env, signal: options.signal });

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { setPriority } from 'node:os';
 
 /**
  * The engine must not outlive llamactl, even when llamactl is SIGKILLed and no exit hook runs. The watchdog is a
@@ -50,28 +49,27 @@ export interface Watchdog {
   disarm(): void;
 }
 
+/**
+ * Starts this process's watchdog now if it is not running, so that it has booted by the time an engine needs it
+ * (a `node` start-up on a busy machine can take a while). It never keeps our event loop alive.
+ */
+export function warmWatchdog(): void {
+  if (shared) return;
+  const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, String(GRACE_MS)], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  child.on('error', () => {});
+  child.stdin?.on('error', () => {});
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  shared = { child, groups: new Set() };
+}
+
 /** Puts the process group `pgid` under the watchdog. It never keeps our event loop alive. */
 export function startWatchdog(pgid: number): Watchdog {
-  if (!shared) {
-    const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, String(GRACE_MS)], {
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    child.on('error', () => {});
-    child.stdin?.on('error', () => {});
-    // Lower CPU priority, so that its start-up does not slow the engine's model load (it only has to act once we
-    // die; until then what we write waits in the pipe). Not the lowest: on a busy machine it must still get going
-    // within the 2 s the engine may outlive us.
-    if (child.pid !== undefined) {
-      try {
-        setPriority(child.pid, 10);
-      } catch {}
-    }
-    child.unref();
-    (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    shared = { child, groups: new Set() };
-  }
-  const watchdog = shared;
+  warmWatchdog();
+  const watchdog = shared!;
   watchdog.groups.add(pgid);
   watchdog.child.stdin?.write(`+${pgid}\n`);
   let done = false;
