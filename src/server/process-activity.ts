@@ -52,8 +52,11 @@ export function madeProgress(before: Activity, after: Activity, elapsedMs: numbe
   return after.bytes - before.bytes >= 1024 * 1024 || after.ticks - before.ticks >= Math.max(1, elapsedMs / 100);
 }
 
-/** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
-function statFields(pid: number): string[] | undefined {
+/**
+ * Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses), from field 3 (state)
+ * on: `[0]` is the state, `[1]` the ppid, `[19]` the start time. Undefined when the process is gone (or not Linux).
+ */
+export function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');

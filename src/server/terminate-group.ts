@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { statFields } from './process-activity.js';
 
 /** Sends `signal` to the process group `pgid`; false when the group is already gone. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -59,10 +59,6 @@ export function isAlive(pid: number): boolean {
     return (error as { code?: string }).code === 'EPERM';
   }
   if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const fields = statFields(pid);
+  return fields !== undefined && fields[0] !== 'Z';
 }

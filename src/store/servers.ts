@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { RuntimeKind } from '../runtime/runtime-info.js';
 import { probeHttp } from '../server/probe-http.js';
+import { statFields } from '../server/process-activity.js';
 import { isAlive } from '../server/terminate-group.js';
 import { runDir } from './paths.js';
 
@@ -36,16 +37,7 @@ export interface ServerStatus extends ServerRecord {
 
 /** Start time of `pid`: /proc/<pid>/stat field 22 on Linux, `ps -o lstart=` elsewhere; undefined if gone. */
 export async function processStartTime(pid: number): Promise<string | undefined> {
-  if (process.platform === 'linux') {
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      // The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return fields[19];
-    } catch {
-      return undefined;
-    }
-  }
+  if (process.platform === 'linux') return statFields(pid)?.[19];
   const { execa } = await import('execa');
   const result = await execa('ps', ['-o', 'lstart=', '-p', String(pid)], { reject: false });
   const text = String(result.stdout ?? '').trim();
