@@ -7,7 +7,7 @@ import { ChatSession } from '../client/chat-session.js';
 import { connect, type Connection } from '../client/connect.js';
 import { AbortError, isLlamactlError } from '../errors.js';
 import { samplingParams, type GenerationFlags } from './generation-options.js';
-import { stdoutClosed } from './output.js';
+import { sentences, stdoutClosed } from './output.js';
 
 export interface ChatReplFlags extends GenerationFlags {
   system?: string;
@@ -79,7 +79,7 @@ export async function runChatRepl(target: string, flags: ChatReplFlags): Promise
           process.stdout.write('\n');
           if (error instanceof AbortError && answering.signal.aborted) process.stderr.write('(cancelled)\n');
           // A person can read the error and ask again; a script gets it as the exit status.
-          else if (interactive && isLlamactlError(error)) process.stderr.write(`llamactl: ${error.message}${error.hint ? ` ${error.hint}` : ''}\n`);
+          else if (interactive && isLlamactlError(error)) process.stderr.write(`llamactl: ${sentences(error.message, error.hint)}\n`);
           else throw error;
         } finally {
           answering = undefined;
