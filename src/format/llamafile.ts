@@ -5,6 +5,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { FormatError } from '../errors.js';
+import { parseArgsFile } from './args-file.js';
 import { readGguf } from './gguf-reader.js';
 import type { GgufMetadata, ReadGgufOptions } from './gguf-reader.js';
 import { FileSource, SliceSource } from './source.js';
@@ -21,7 +22,7 @@ export interface LlamafileInfo {
   ggufSize: number;
   /** Name of the GGUF inside the archive. */
   ggufName: string | undefined;
-  /** The `.args` lines, when the archive has one. */
+  /** The `.args` defaults, one argument per entry (split as llamafile ≥ 0.8.17 does), when the archive has one. */
   args: string[] | undefined;
   /** Names of all archive entries. */
   entries: string[];
@@ -109,8 +110,7 @@ async function readFromSource(source: RandomAccessSource, options: ReadLlamafile
     } catch (cause) {
       throw new FormatError(`The .args file in ${source.description} cannot be decompressed.`, { cause });
     }
-    args = text.split('\n').map((line) => line.replace(/\r$/, ''));
-    while (args.length > 0 && args.at(-1) === '') args.pop();
+    args = parseArgsFile(text);
   }
   return {
     kind: 'llamafile',
