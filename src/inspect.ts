@@ -4,9 +4,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { FormatError, NotFoundError, UsageError } from './errors.js';
+import { createAgent } from './hub/http.js';
 import { checkFit, estimateMemory, systemMemory } from './format/fit.js';
 import type { FitVerdict, MemoryEstimate, SystemMemory } from './format/fit.js';
 import { HttpShardSource } from './format/http-source.js';
@@ -194,7 +194,7 @@ export function ctxFromArgs(args: string[] | undefined): number | undefined {
 
 /** Counts every HTTP request a dispatcher sends. */
 function countingDispatcher(): { dispatcher: Dispatcher; count: () => number; close: () => Promise<void> } {
-  const agent = new Agent({ connections: 4, keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  const agent = createAgent({ connections: 4, keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
   let requests = 0;
   const dispatcher = agent.compose((dispatch) => (opts, handler) => {
     requests++;

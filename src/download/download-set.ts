@@ -9,6 +9,7 @@ import { withRetries, type RetryOptions } from './retry.js';
 import { HashWorker } from './hash-worker.js';
 import { completeFile } from './complete-file.js';
 import { LeanPool } from './lean-range.js';
+import { proxyConfigured } from '../hub/http.js';
 import { SpeedMeter } from './speed-meter.js';
 
 export interface DownloadShard {
@@ -93,7 +94,8 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   const chunks = planChunks(sizes, data.chunkSize);
   const journal = new JournalWriter(journalPath(partPath), data);
   const file = await openPart(partPath, journal, total, resumed);
-  const lean = new LeanPool();
+  // Through a proxy, every request goes by undici (which speaks to proxies); the lean path talks to origins directly.
+  const lean = proxyConfigured() ? undefined : new LeanPool();
   let run: SetRun | undefined;
   try {
     run = new SetRun(plan, options, file, journal, chunks, offsets, data, partPath, lean);
@@ -104,7 +106,7 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
     await journal.remove();
     return { size: total, shards: plan.shards.map((s, i) => ({ name: s.name, size: s.size, sha256: shas[i]! })) };
   } finally {
-    lean.close();
+    lean?.close();
     await run?.close();
     await journal.settle().catch(() => {});
     await file.close().catch(() => {});
@@ -145,7 +147,7 @@ class SetRun {
     readonly offsets: number[],
     data: JournalData,
     partPath: string,
-    readonly lean: LeanPool,
+    readonly lean: LeanPool | undefined,
   ) {
     this.#done = new Set();
     this.#verified = new Set();

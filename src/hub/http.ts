@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { HubAuthError, HubError, HubNotFoundError } from '../errors.js';
 import { RETRYABLE_STATUS, RetryableError, retryAfterMs } from '../download/retry.js';
 
@@ -12,9 +12,19 @@ export interface HttpResponse {
   url: string;
 }
 
+/** Whether the environment names an HTTP(S) proxy (`HTTPS_PROXY`, `HTTP_PROXY`, either case), as curl and pip read it. */
+export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => Boolean(env[name]));
+}
+
+/** An agent for the hub and its CDN: through the proxy the environment names (honouring `NO_PROXY`), if any. */
+export function createAgent(options: Agent.Options): Dispatcher {
+  return proxyConfigured() ? new EnvHttpProxyAgent(options) : new Agent(options);
+}
+
 /** One shared keep-alive agent per pull; redirects are handled by hand so Authorization never leaves its origin. */
-export function createDispatcher(connections: number): Agent {
-  return new Agent({
+export function createDispatcher(connections: number): Dispatcher {
+  return createAgent({
     connections: Math.max(connections, 1) + 2,
     keepAliveTimeout: 10_000,
     headersTimeout: 60_000,

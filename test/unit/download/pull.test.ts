@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AbortError, DiskSpaceError, FormatError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../../src/errors.js';
@@ -189,6 +191,41 @@ describe('pull()', () => {
     await expectQ2K(result.path);
     expect(events.find((e) => e.type === 'start')).toMatchObject({ resumed: true });
     expect(t.hub.cdnBytes - before).toBeLessThan(6_000_025 - 2_000_000);
+  });
+
+  it('goes through the proxy HTTPS_PROXY / HTTP_PROXY name (CONNECT tunnels to the hub and the CDN)', async () => {
+    const tunnels: string[] = [];
+    const proxy = createServer();
+    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    delete process.env.NO_PROXY;
+    delete process.env.no_proxy;
+    try {
+      const result = await run(`${REPO}:Q2_K`);
+      await expectQ2K(result.path);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      proxy.close();
+      proxy.closeAllConnections?.();
+    }
+    const origins = new Set(tunnels);
+    expect(origins).toEqual(new Set([new URL(t.hub.endpoint).host, new URL(t.hub.cdnOrigin).host]));
   });
 
   it('is a no-op when the file is already complete and verified', async () => {
