@@ -15,13 +15,16 @@ import type {
 } from './types.js';
 
 /**
- * `usage` as the non-streamed call has it. A streaming llama.cpp sends it only with `stream_options.include_usage`,
- * but its last chunk always has `timings`: prompt tokens are those processed plus those reused from the cache.
+ * The `usage` and `timings` a final response ends with. A streaming llama.cpp sends `usage` only with
+ * `stream_options.include_usage`, but its last chunk always has `timings`: prompt tokens are those processed plus
+ * those reused from the cache.
  */
-function usageOf(usage: Usage | undefined, timings: Timings | undefined): Usage | undefined {
-  if (usage || typeof timings?.prompt_n !== 'number' || typeof timings.predicted_n !== 'number') return usage;
-  const prompt = timings.prompt_n + (typeof timings.cache_n === 'number' ? timings.cache_n : 0);
-  return { prompt_tokens: prompt, completion_tokens: timings.predicted_n, total_tokens: prompt + timings.predicted_n };
+function totals(usage: Usage | undefined, timings: Timings | undefined): { usage?: Usage; timings?: Timings } {
+  if (!usage && typeof timings?.prompt_n === 'number' && typeof timings.predicted_n === 'number') {
+    const prompt = timings.prompt_n + (typeof timings.cache_n === 'number' ? timings.cache_n : 0);
+    usage = { prompt_tokens: prompt, completion_tokens: timings.predicted_n, total_tokens: prompt + timings.predicted_n };
+  }
+  return { ...(usage ? { usage } : {}), ...(timings ? { timings } : {}) };
 }
 
 /** Native /completion: text pieces concatenated, the last frame's stop data and timings kept. */
@@ -78,7 +81,6 @@ export function chatAccumulator(): Accumulator<ChatCompletionChunk, ChatCompleti
       }
     },
     result() {
-      const total = usageOf(usage, timings);
       return {
         id: head?.id ?? '',
         object: 'chat.completion',
@@ -87,8 +89,7 @@ export function chatAccumulator(): Accumulator<ChatCompletionChunk, ChatCompleti
         choices: [...choices.entries()]
           .sort(([a], [b]) => a - b)
           .map(([index, entry]) => ({ index, ...entry })),
-        ...(total ? { usage: total } : {}),
-        ...(timings ? { timings } : {}),
+        ...totals(usage, timings),
       };
     },
   };
@@ -113,15 +114,13 @@ export function textCompletionAccumulator(): Accumulator<TextCompletionChunk, Te
       }
     },
     result() {
-      const total = usageOf(usage, timings);
       return {
         id: last?.id ?? '',
         object: 'text_completion',
         created: last?.created ?? Math.floor(Date.now() / 1000),
         model: last?.model ?? '',
         choices: [...texts.entries()].sort(([a], [b]) => a - b).map(([index, entry]) => ({ index, ...entry })),
-        ...(total ? { usage: total } : {}),
-        ...(timings ? { timings } : {}),
+        ...totals(usage, timings),
       };
     },
   };

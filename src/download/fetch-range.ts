@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { AbortError, FormatError, IntegrityError } from '../errors.js';
-import { header, hubErrorFor, send, type Headers } from '../hub/http.js';
+import { authorizationFor, header, hubErrorFor, send, type Headers } from '../hub/http.js';
 import { LeanRangeError, type LeanPool } from './lean-range.js';
 import { RETRYABLE_STATUS, RetryableError, isNetworkFailure, retryAfterMs } from './retry.js';
 
@@ -61,9 +61,8 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
   try {
     if (options.lean && !options.whole) {
       const target = new URL(url);
-      const token = options.token && target.origin === options.token.origin ? { authorization: `Bearer ${options.token.value}` } : {};
       const answer = await options.lean.fetch({
-        url: target, start, end, total: shardSize, file, offset, headers: token, signal: combined, onBytes,
+        url: target, start, end, total: shardSize, file, offset, headers: authorizationFor(target, options.token), signal: combined, onBytes,
         onData: () => (lastData = Date.now()),
       });
       if (answer === 'done') return;

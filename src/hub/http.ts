@@ -33,6 +33,11 @@ export function createDispatcher(connections: number): Dispatcher {
   });
 }
 
+/** The Authorization header for `url`: the token's, only on the token's own origin; nothing anywhere else. */
+export function authorizationFor(url: URL, token: { origin: string; value: string } | undefined): { authorization?: string } {
+  return token && url.origin === token.origin ? { authorization: `Bearer ${token.value}` } : {};
+}
+
 export function header(headers: Headers, name: string): string | undefined {
   const value = headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
@@ -59,7 +64,7 @@ export async function send(url: string, options: SendOptions): Promise<HttpRespo
   let current = new URL(url);
   for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = { 'user-agent': 'llamactl', 'accept-encoding': 'identity', ...options.headers };
-    if (token && current.origin === token.origin) headers.authorization = `Bearer ${token.value}`;
+    Object.assign(headers, authorizationFor(current, token));
     const response = await request(current, { method, headers, dispatcher, signal: signal ?? null });
     const location = header(response.headers, 'location');
     if (response.statusCode >= 300 && response.statusCode < 400 && location !== undefined) {

@@ -1,15 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { isAlive } from '../server/terminate-group.js';
 
 /**
  * Runs `body` while holding a lock directory (`mkdir` is atomic). A lock left by a process that no longer exists is
@@ -49,10 +41,10 @@ export async function lockOwner(lockFile: string): Promise<number | undefined> {
  * Takes `lockFile` (created with O_EXCL, holding our pid) without waiting. Returns the release function, or the pid
  * of the live process that holds it. A lock left by a process that no longer exists is taken over.
  */
-export async function tryFileLock(lockFile: string): Promise<{ release: () => Promise<void> } | { owner: number }> {
+export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ release: () => Promise<void> } | { owner: number }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await writeFile(lockFile, String(process.pid), { flag: 'wx', mode: 0o644 });
+      await writeFile(lockFile, String(process.pid), { flag: 'wx', mode });
       return { release: () => rm(lockFile, { force: true }) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;

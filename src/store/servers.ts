@@ -5,6 +5,7 @@ import type { RuntimeKind } from '../runtime/runtime-info.js';
 import { probeHttp } from '../server/probe-http.js';
 import { statFields } from '../server/process-activity.js';
 import { isAlive } from '../server/terminate-group.js';
+import { tryFileLock } from './lock.js';
 import { runDir } from './paths.js';
 
 /** What `serve --detach` records about a server it leaves running (`<runDir>/<name>.json`, mode 0600). */
@@ -149,21 +150,10 @@ function claimPath(name: string, env?: NodeJS.ProcessEnv): string {
   return join(runDir(env), `${name}.claim`);
 }
 
-/** Creates `<name>.claim` exclusively (O_EXCL); a claim whose process is gone is taken over. */
+/** Takes `<name>.claim` (an exclusive lock file holding our pid; one whose process is gone is taken over). */
 async function tryClaim(name: string, env?: NodeJS.ProcessEnv): Promise<NameClaim | undefined> {
-  const file = claimPath(name, env);
-  for (;;) {
-    try {
-      await writeFile(file, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return { name, [Symbol.asyncDispose]: () => rm(file, { force: true }) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // An empty file is a claim being written right now: taken.
-      const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-      if (!Number.isInteger(owner) || isAlive(owner)) return undefined;
-      await rm(file, { force: true });
-    }
-  }
+  const lock = await tryFileLock(claimPath(name, env), 0o600);
+  return 'release' in lock ? { name, [Symbol.asyncDispose]: lock.release } : undefined;
 }
 
 /**
