@@ -16,6 +16,8 @@ import { withDirLock } from '../store/lock.js';
 export interface Engine {
   /** The `llama-server` binary. */
   serverPath: string;
+  /** The `rpc-server` binary of the same build (llama.cpp's RPC backend, for `llamactl worker`). */
+  rpcServerPath: string;
   /** The llama.cpp checkout it was built from (holds `models/ggml-vocab-*.gguf`). */
   sourceDir: string;
   /** llama.cpp release tag, e.g. `v0.5.0`. */
@@ -29,8 +31,12 @@ export interface EnsureEngineOptions {
   signal?: AbortSignal;
 }
 
+/** What the cached build contains; a stamp with other contents is rebuilt. */
+const BUILD_CONTENTS = 'llama-server+rpc-server';
+
 interface EngineStamp {
   tag: string;
+  contents?: string;
   nodeLlamaCpp: string;
   builtAt: string;
   buildSeconds: number;
@@ -45,13 +51,16 @@ export async function findEngine(env: NodeJS.ProcessEnv = process.env): Promise<
   const dir = engineDir(env);
   const engine: Engine = {
     serverPath: join(dir, 'bin', 'llama-server'),
+    rpcServerPath: join(dir, 'bin', 'rpc-server'),
     sourceDir: join(dir, 'src'),
     tag: ENGINE_PIN.llamaCppTag,
   };
   try {
     const stamp = JSON.parse(await readFile(join(dir, 'engine.json'), 'utf8')) as EngineStamp;
     if (stamp.tag !== ENGINE_PIN.llamaCppTag || stamp.nodeLlamaCpp !== ENGINE_PIN.nodeLlamaCpp) return undefined;
+    if (stamp.contents !== BUILD_CONTENTS) return undefined;
     await access(engine.serverPath, constants.X_OK);
+    await access(engine.rpcServerPath, constants.X_OK);
     return engine;
   } catch {
     return undefined;
@@ -108,7 +117,7 @@ async function buildEngine(dir: string, options: EnsureEngineOptions): Promise<v
     await rm(join(source, '.git'), { recursive: true, force: true });
 
     const jobs = String(Math.max(1, availableParallelism()));
-    say(`building llama-server with cmake (about 5 minutes on 2 cores)`);
+    say(`building llama-server and rpc-server with cmake (about 10 minutes on 2 cores)`);
     const build = join(work, 'build');
     await run('cmake', [
       '-S', source, '-B', build,
@@ -121,12 +130,14 @@ async function buildEngine(dir: string, options: EnsureEngineOptions): Promise<v
       '-DLLAMA_USE_PREBUILT_UI=OFF',
       '-DLLAMA_BUILD_TESTS=OFF',
       '-DLLAMA_BUILD_EXAMPLES=OFF',
+      '-DGGML_RPC=ON',
     ]);
-    await run('cmake', ['--build', build, '--target', 'llama-server', '-j', jobs]);
+    await run('cmake', ['--build', build, '--target', 'llama-server', 'rpc-server', '-j', jobs]);
 
     // Keep only what is needed: the binary and the source's models/ (vocabulary GGUFs for the tiny model).
     await mkdir(join(work, 'bin'));
     await copyFile(join(build, 'bin', 'llama-server'), join(work, 'bin', 'llama-server'));
+    await copyFile(join(build, 'bin', 'rpc-server'), join(work, 'bin', 'rpc-server'));
     await rm(build, { recursive: true, force: true });
     await rm(join(work, 'package'), { recursive: true, force: true });
     await rm(tarball, { force: true });
@@ -135,7 +146,7 @@ async function buildEngine(dir: string, options: EnsureEngineOptions): Promise<v
     await rename(join(work, 'bin'), join(dir, 'bin'));
     await rename(source, join(dir, 'src'));
     const buildSeconds = Math.round((Date.now() - started) / 1000);
-    const stamp: EngineStamp = { ...ENGINE_PIN, tag: ENGINE_PIN.llamaCppTag, builtAt: new Date().toISOString(), buildSeconds };
+    const stamp: EngineStamp = { ...ENGINE_PIN, tag: ENGINE_PIN.llamaCppTag, contents: BUILD_CONTENTS, builtAt: new Date().toISOString(), buildSeconds };
     await writeFile(join(dir, 'engine.json'), `${JSON.stringify(stamp, null, 2)}\n`);
     say(`engine ready in ${buildSeconds} s: ${join(dir, 'bin', 'llama-server')}`);
   } finally {
