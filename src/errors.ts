@@ -218,6 +218,58 @@ export class RequestTimeoutError extends ConnectionError {
   override readonly code: string = 'E_TIMEOUT';
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// llama.cpp RPC workers (`llamactl worker`, `serve --rpc`)
+
+/** A worker named in `--rpc` cannot be reached: nothing listens there, or the host does not answer. Exit 7. */
+export class WorkerUnreachableError extends LlamactlError {
+  override name = 'WorkerUnreachableError';
+  override readonly code: string = 'E_RPC_UNREACHABLE';
+  override readonly exitCode: number = 7;
+  /** `host:port` of the worker. */
+  readonly endpoint: string;
+  constructor(endpoint: string, message: string, options: LlamactlErrorOptions = {}) {
+    super(message, options);
+    this.endpoint = endpoint;
+  }
+}
+
+/**
+ * A worker that is not usable by this head: an rpc-server of another llama.cpp build (another RPC protocol version,
+ * llama.cpp's most common RPC failure), or something that is not an rpc-server at all. Exit 8.
+ */
+export class WorkerProtocolError extends LlamactlError {
+  override name = 'WorkerProtocolError';
+  override readonly code: string = 'E_RPC_PROTOCOL';
+  override readonly exitCode: number = 8;
+  readonly endpoint: string;
+  /** The worker's RPC protocol version (`3.0.0`), when it told us. */
+  readonly workerVersion: string | undefined;
+  constructor(endpoint: string, message: string, options: LlamactlErrorOptions & { workerVersion?: string } = {}) {
+    super(message, options);
+    this.endpoint = endpoint;
+    this.workerVersion = options.workerVersion;
+  }
+}
+
+/** Another build than the head's: the code programs check for "run the same llama.cpp everywhere". Exit 8. */
+export class WorkerVersionError extends WorkerProtocolError {
+  override name = 'WorkerVersionError';
+  override readonly code: string = 'E_RPC_VERSION';
+}
+
+/** A worker went away while the head was using it (killed, crashed, network cut). Exit 8. */
+export class WorkerLostError extends LlamactlError {
+  override name = 'WorkerLostError';
+  override readonly code: string = 'E_RPC_WORKER_LOST';
+  override readonly exitCode: number = 8;
+  readonly endpoint: string;
+  constructor(endpoint: string, message: string, options: LlamactlErrorOptions = {}) {
+    super(message, options);
+    this.endpoint = endpoint;
+  }
+}
+
 /** `true` for errors whose message is meant for a person as is (no stack trace needed). */
 export function isLlamactlError(error: unknown): error is LlamactlError {
   return error instanceof LlamactlError;

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { RuntimeKind } from '../runtime/runtime-info.js';
 import { probeHttp } from '../server/probe-http.js';
+import { acceptsTcp } from '../worker/accepts-tcp.js';
 import { statFields } from '../server/process-activity.js';
 import { isAlive } from '../server/terminate-group.js';
 import { tryFileLock } from './lock.js';
@@ -19,12 +20,14 @@ export interface ServerRecord {
   port: number;
   /** What the user asked to serve (store name or path). */
   model: string;
-  runtime: RuntimeKind;
+  runtime: RuntimeKind | 'rpc-server';
   healthPath: string;
   argv: string[];
   logFile: string;
   createdAt: string;
   gpu?: { offloaded: number; total: number } | undefined;
+  /** `worker`: an rpc-server from `llamactl worker --detach` (no HTTP; "ready" means it accepts connections). */
+  kind?: 'server' | 'worker' | undefined;
 }
 
 export type ServerState = 'ready' | 'loading' | 'unhealthy' | 'unreachable' | 'exited';
@@ -105,6 +108,9 @@ export async function listServers(
         return { ...record, state: 'exited' };
       }
       if (options.health === false) return { ...record, state: 'ready' };
+      if (record.kind === 'worker') {
+        return { ...record, state: (await acceptsTcp(record.host, record.port, 1000)) ? 'ready' : 'unreachable' };
+      }
       const status = await probeHttp(`${record.url}${record.healthPath}`, 1000);
       const state: ServerState =
         status === 200 ? 'ready' : status === 503 ? 'loading' : status === undefined ? 'unreachable' : 'unhealthy';
