@@ -245,7 +245,7 @@ export class WorkerProtocolError extends LlamactlError {
   readonly endpoint: string;
   /** The worker's RPC protocol version (`3.0.0`), when it told us. */
   readonly workerVersion: string | undefined;
-  constructor(endpoint: string, message: string, options: LlamactlErrorOptions & { workerVersion?: string } = {}) {
+  constructor(endpoint: string, message: string, options: LlamactlErrorOptions & { workerVersion?: string | undefined } = {}) {
     super(message, options);
     this.endpoint = endpoint;
     this.workerVersion = options.workerVersion;

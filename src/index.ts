@@ -34,3 +34,8 @@ export { FileSource, type RandomAccessSource } from './format/source.js';
 export { writeTinyModel, ensureTinyModel, type TinyModelOptions } from './engine/tiny-model.js';
 export { writeStandinLlamafile, ensureStandinLlamafile, type StandinOptions } from './engine/standin-llamafile.js';
 export { runDemo, type DemoOptions, type DemoResult, type DemoEvent, type DemoStep } from './demo.js';
+export { startWorker, DEFAULT_WORKER_PORT, UNAUTHENTICATED_WARNING, type StartWorkerOptions, type RunningWorker } from './worker/start-worker.js';
+export { findRpcServer, type FindRpcServerOptions, type FoundRpcServer } from './worker/find-rpc-server.js';
+export type { WorkerBanner } from './worker/worker-banner.js';
+export { probeWorker, RPC_PROTOCOL, type WorkerProbe, type WorkerDevice, type RpcVersion, type ProbeOptions } from './server/rpc/rpc-probe.js';
+export { parseRpcList, parseMemory, MAX_RPC_WORKERS, type RpcEndpoint } from './server/rpc/parse-rpc.js';

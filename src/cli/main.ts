@@ -13,6 +13,7 @@ import { registerRm } from './commands/rm.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerStop } from './commands/stop.js';
+import { registerWorker } from './commands/worker.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { sentences, stdoutClosed, watchStdout } from './output.js';
 
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     registerPs,
     registerStop,
     registerLogs,
+    registerWorker,
     registerRun,
     registerChat,
     registerInspect,

@@ -11,6 +11,8 @@ export interface ServerArgsOptions {
   threads?: number | undefined;
   parallel?: number | undefined;
   apiKey?: string | undefined;
+  /** llama.cpp RPC workers (`host:port`), for `--rpc`: only llama-server has the RPC backend. */
+  rpc?: readonly string[] | undefined;
   /** Passed through last, so they win over ours (the engines' parsers keep the last value). */
   extraArgs?: readonly string[] | undefined;
 }
@@ -44,6 +46,11 @@ export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): 
   if (kind === 'llama-server' && options.modelPath === undefined) {
     throw new UsageError('llama-server needs weights: pass a .gguf (or .llamafile) model with --runtime.');
   }
+  if (options.rpc?.length && kind !== 'llama-server') {
+    throw new UsageError(`${kind === 'llamafile-0.10' ? 'llamafile 0.10' : 'llamafile'} runtimes do not include llama.cpp's RPC backend, so they cannot use --rpc workers.`, {
+      hint: 'Serve with llama-server (a llama.cpp build with -DGGML_RPC=ON): --runtime PATH/llama-server, or leave --runtime out.',
+    });
+  }
   const common = [
     ...flag('-c', options.ctxSize),
     ...flag('-ngl', options.gpuLayers),
@@ -68,7 +75,7 @@ export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): 
       return ['--server', ...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
         ...offloadLogging(options, extra), ...extra];
     case 'llama-server':
-      return [...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
+      return [...model, ...hostPort(options), ...common, ...flag('-np', options.parallel), ...flag('--rpc', options.rpc?.join(',')),
         ...offloadLogging(options, extra), ...extra];
   }
 }

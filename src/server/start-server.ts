@@ -18,10 +18,11 @@ import { launchReady, type LaunchedServer, type LaunchSpec } from './launch-read
 import { describeExit, supervise, type RestartEvent, type ServerExit } from './supervise.js';
 import { warmWatchdog } from './watchdog.js';
 import { terminateGroup } from './terminate-group.js';
+import { planRpcHead, type RpcHeadOptions } from './rpc/plan-rpc-head.js';
 
 export type { RestartEvent, ServerExit } from './supervise.js';
 
-export interface StartServerOptions extends Pick<ServeFitOptions, 'force' | 'memory' | 'onFit'> {
+export interface StartServerOptions extends Pick<ServeFitOptions, 'force' | 'memory' | 'onFit'>, RpcHeadOptions {
   /** A store name (from `pull`), a path to a `.llamafile`, or a `.gguf` path together with `runtime`. */
   model: string;
   /** A llamafile or llama-server binary to run `model` with (`-m`). */
@@ -96,8 +97,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   validate(options);
   // Boots while the model is resolved and checked, so it is ready to act even if we are killed right after spawn.
   warmWatchdog();
-  const resolved = await resolveModel(model, options.runtime, env);
-  await checkServeFit(resolved.modelPath ?? resolved.executable, options);
+  // A head on llama.cpp's RPC backend: workers checked, fit across machines, a llamafile's GGUF as a file.
+  const rpcPlan = options.rpc?.length ? await planRpcHead(options) : undefined;
+  const resolved = rpcPlan?.resolved ?? (await resolveModel(model, options.runtime, env));
+  if (!rpcPlan) await checkServeFit(resolved.modelPath ?? resolved.executable, options);
   const runtime = await detectRuntime(resolved.executable, { env, signal: options.signal });
   const kind = effectiveKind(runtime.kind, options.extraArgs);
   if (options.port !== undefined && options.port !== 0) await assertPortFree(host, options.port);
@@ -111,7 +114,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 
   let gpu: { offloaded: number; total: number } | undefined;
-  const engineArgs = (port: number) => buildServerArgs(kind, { ...options, modelPath: resolved.modelPath, host, port });
+  const engineArgs = (port: number) => buildServerArgs(kind, {
+    ...options, modelPath: resolved.modelPath, host, port,
+    ...(rpcPlan && { rpc: rpcPlan.endpoints, extraArgs: [...rpcPlan.extraArgs, ...(options.extraArgs ?? [])] }),
+  });
   const engineEnv = options.apiKey === undefined ? env : { ...(env ?? process.env), ...buildServerEnv(kind, options) };
   // Detached with restarts: a detached supervisor process (itself a foreground startServer) runs the engine.
   const supervised = options.detach && restart === 'on-failure';
@@ -129,7 +135,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     onGpu: (value) => (gpu = value),
   });
 
-  const first = await launchWithPort(options.port || undefined, host, (port) => spec(port, options.signal));
+  const first = await launchWithPort(options.port || undefined, host, (port) => spec(port, options.signal)).catch(
+    async (error: unknown) => {
+      throw rpcPlan ? await rpcPlan.explainStartError(error) : error;
+    },
+  );
   let current: LaunchedServer = first;
   const url = formatUrl(connectHost(first.host), first.port);
   const client = new LlamafileClient({ baseUrl: url, apiKey: options.apiKey });
@@ -170,6 +180,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       onRestart: options.onRestart,
     });
   }
+
+  if (rpcPlan) exited = exited.then((exit) => rpcPlan.explainExit(exit));
 
   const server: RunningServer = {
     name,
