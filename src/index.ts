@@ -39,3 +39,5 @@ export { findRpcServer, type FindRpcServerOptions, type FoundRpcServer } from '.
 export type { WorkerBanner } from './worker/worker-banner.js';
 export { probeWorker, RPC_PROTOCOL, type WorkerProbe, type WorkerDevice, type RpcVersion, type ProbeOptions } from './server/rpc/rpc-probe.js';
 export { parseRpcList, parseMemory, MAX_RPC_WORKERS, type RpcEndpoint } from './server/rpc/parse-rpc.js';
+export { extractGguf, extractedPath, type ExtractOptions, type ExtractResult } from './extract.js';
+export type { RpcHeadOptions, RpcHeadEvent } from './server/rpc/plan-rpc-head.js';

@@ -3,6 +3,7 @@ import { isLlamactlError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerChat } from './commands/chat.js';
 import { registerDemo } from './commands/demo.js';
+import { registerExtract } from './commands/extract.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerJoin } from './commands/join.js';
 import { registerLogs } from './commands/logs.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     registerRun,
     registerChat,
     registerInspect,
+    registerExtract,
     registerDemo,
   ]) {
     register(program);

@@ -132,12 +132,16 @@ async function buildEngine(dir: string, options: EnsureEngineOptions): Promise<v
       '-DLLAMA_BUILD_EXAMPLES=OFF',
       '-DGGML_RPC=ON',
     ]);
-    await run('cmake', ['--build', build, '--target', 'llama-server', 'rpc-server', '-j', jobs]);
+    // llama.cpp names the RPC worker's target (and binary) ggml-rpc-server since late 2025, rpc-server before.
+    const rpcTarget = (await readFile(join(source, 'tools', 'rpc', 'CMakeLists.txt'), 'utf8')).includes('ggml-rpc-server')
+      ? 'ggml-rpc-server'
+      : 'rpc-server';
+    await run('cmake', ['--build', build, '--target', 'llama-server', rpcTarget, '-j', jobs]);
 
     // Keep only what is needed: the binary and the source's models/ (vocabulary GGUFs for the tiny model).
     await mkdir(join(work, 'bin'));
     await copyFile(join(build, 'bin', 'llama-server'), join(work, 'bin', 'llama-server'));
-    await copyFile(join(build, 'bin', 'rpc-server'), join(work, 'bin', 'rpc-server'));
+    await copyFile(join(build, 'bin', rpcTarget), join(work, 'bin', 'rpc-server'));
     await rm(build, { recursive: true, force: true });
     await rm(join(work, 'package'), { recursive: true, force: true });
     await rm(tarball, { force: true });

@@ -18,6 +18,7 @@ interface ServeFlags {
   name?: string;
   restart: string;
   json?: boolean;
+  rpc?: string;
 }
 
 /** llama.cpp spells some flags with one dash and several letters; commander only knows `--x`. */
@@ -42,6 +43,7 @@ export function registerServe(program: Command): void {
     .option('--name <name>', 'name for ps / logs / stop (default: from the model)')
     .option('--restart <policy>', 'no | on-failure: restart a crashed server with backoff', 'no')
     .option('--force', 'start even when the model will not fit in this machine\'s RAM')
+    .option('--rpc <workers>', 'offload to llama.cpp RPC workers: HOST:PORT[=MEM],… (see llamactl worker; use -ngl 99)')
     .option('--json', 'NDJSON events on stdout')
     .addHelpText(
       'after',
@@ -50,6 +52,7 @@ export function registerServe(program: Command): void {
         'llamactl serve ./model.llamafile --port 8080 -c 4096 -ngl 999',
         'llamactl serve ./model.gguf --runtime ./llamafile-0.9.3 --detach --name chat',
         'llamactl serve ./model.llamafile --restart on-failure -- --jinja',
+        'llamactl serve ./model.gguf --rpc 10.0.0.2:50052,10.0.0.3:50052 -ngl 99',
       ]),
     )
     .action(async (model: string, engineArgs: string[], flags: ServeFlags, cmd: Command) => {
@@ -58,6 +61,7 @@ export function registerServe(program: Command): void {
         throw new UsageError(`Bad --restart ${JSON.stringify(flags.restart)}: use no or on-failure.`);
       }
       const { startServer } = await import('../../server/start-server.js');
+      const rpcText = await import('../rpc-text.js');
       await withInterrupt(async (signal) => {
         const server = await startServer({
           model,
@@ -75,6 +79,12 @@ export function registerServe(program: Command): void {
           detach: flags.detach,
           restart: flags.restart as 'no' | 'on-failure',
           force: flags.force,
+          rpc: flags.rpc === undefined ? undefined : [flags.rpc],
+          onRpc: (event) => {
+            if (flags.json) return printJson({ ...event, type: `rpc-${event.type}` });
+            const { describeRpcEvent } = rpcText;
+            process.stderr.write(`llamactl: ${describeRpcEvent(event)}\n`);
+          },
           onFit: (fit) => {
             if (fit.level === 'ok') return;
             if (flags.json) printJson({ type: 'fit', ...fit });
