@@ -17,6 +17,9 @@ export interface FoundRpcServer {
   source: string;
 }
 
+/** llama.cpp renamed the binary ggml-rpc-server in late 2025; packages ship either name. */
+const NAMES = ['rpc-server', 'ggml-rpc-server'];
+
 async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
@@ -53,13 +56,17 @@ export async function findRpcServer(options: FindRpcServerOptions = {}): Promise
   const tried: string[] = [];
   const llamaServer = options.llamaServer ? resolve(options.llamaServer) : await onPath('llama-server', env);
   if (llamaServer) {
-    const beside = join(dirname(llamaServer), 'rpc-server');
-    if (await isExecutable(beside)) return { path: beside, source: `beside ${llamaServer}` };
-    tried.push(beside);
+    for (const name of NAMES) {
+      const beside = join(dirname(llamaServer), name);
+      if (await isExecutable(beside)) return { path: beside, source: `beside ${llamaServer}` };
+    }
+    tried.push(`beside ${llamaServer}`);
   }
-  const fromPath = await onPath('rpc-server', env);
-  if (fromPath) return { path: fromPath, source: 'PATH' };
-  tried.push('rpc-server on PATH');
+  for (const name of NAMES) {
+    const fromPath = await onPath(name, env);
+    if (fromPath) return { path: fromPath, source: 'PATH' };
+  }
+  tried.push('PATH');
   const { findEngine } = await import('../engine/engine.js');
   const engine = await findEngine(env);
   if (engine) return { path: engine.rpcServerPath, source: 'engine build' };

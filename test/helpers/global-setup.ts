@@ -9,6 +9,7 @@ import { ensureEngine } from '../../src/engine/engine.js';
 export default async function setup(): Promise<void> {
   const engine = await ensureEngine({ onProgress: (message) => console.error(`engine: ${message}`) });
   process.env.LLAMACTL_TEST_SERVER = engine.serverPath;
+  process.env.LLAMACTL_TEST_RPC_SERVER = engine.rpcServerPath;
   process.env.LLAMACTL_TEST_VOCAB = join(engine.sourceDir, 'models', 'ggml-vocab-llama-spm.gguf');
   // The fixture generators land separately; wire them as soon as their modules exist.
   const here = new URL('../../src/engine/', import.meta.url);
