@@ -45,6 +45,8 @@ export interface TinyModelOptions {
   vocabPath: string;
   /** PRNG seed for the weights. @default 42 */
   seed?: number;
+  /** A bigger (or smaller) random-weight model: layers, width, … (benchmarks). @default TINY_MODEL_CONFIG */
+  config?: Partial<Omit<typeof TINY_MODEL_CONFIG, 'name' | 'fileType'>>;
 }
 
 /**
@@ -143,7 +145,7 @@ function onesTensor(name: string, n: number): GgufTensorInput {
 /** Writes the tiny model to `outPath`. Returns the tokenizer's vocabulary size. */
 export async function writeTinyModel(outPath: string, options: TinyModelOptions): Promise<{ vocabSize: number }> {
   const seed = options.seed ?? 42;
-  const c = TINY_MODEL_CONFIG;
+  const c = { ...TINY_MODEL_CONFIG, ...options.config };
   const vocab = await readGguf(new BufferSource(await readFile(options.vocabPath), options.vocabPath), {
     maxArrayItems: Number.POSITIVE_INFINITY,
     tensors: false,
