@@ -95,6 +95,8 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     logFile = logFilePath(name, env);
   }
   const lines: string[] = [];
+  let bannerSeen: () => void = () => {};
+  const banner = new Promise<void>((resolve) => (bannerSeen = resolve));
   const engine = await launchEngine({
     executable: { path: found.path, ape: false },
     args,
@@ -102,11 +104,15 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     logFile,
     onLine: (line) => {
       if (lines.length < 64) lines.push(line);
+      if (/Accepted client connection/.test(line)) bannerSeen();
       options.onLog?.(line);
     },
   });
   try {
     await waitAccepting(engine, host, port, timeoutMs, options.signal);
+    // rpc-server's stdout is block-buffered when it is not a terminal; it flushes when it accepts a client, so the
+    // banner (version, devices) arrives just after our readiness probe connected.
+    await Promise.race([banner, engine.exited, new Promise((resolve) => setTimeout(resolve, 1000))]);
   } catch (error) {
     await terminateGroup(engine.pid, { graceMs: 2000, gone: () => engine.exited });
     throw error;
