@@ -53,6 +53,10 @@ export function extractedPath(llamafile: string): string {
 
 export async function extractGguf(llamafile: string, options: ExtractOptions = {}): Promise<ExtractResult> {
   const source = resolve(llamafile);
+  // A GGUF already (the common case for a head): no need to parse it here (the fit check has read its header).
+  if (await isGguf(source)) {
+    return { path: source, bytes: (await stat(source)).size, method: 'none', extraDiskBytes: 0, offset: 0, reflinkUnavailable: undefined };
+  }
   const info = await readLlamafile(source);
   const bytes = info.ggufSize;
   const offset = info.ggufOffset;

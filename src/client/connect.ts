@@ -2,7 +2,7 @@
  * Resolves what `llamactl run` / `chat` were pointed at into a client: a URL as is, a detached server already
  * serving that model, or a server started for the call (and stopped by `close()`).
  */
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import { startServer } from '../server/start-server.js';
 import { findServer } from '../store/servers.js';
 import { LlamafileClient } from './client.js';
@@ -44,6 +44,11 @@ export async function connect(target: string, options: ConnectOptions = {}): Pro
     if (error instanceof NotFoundError) return undefined;
     throw error;
   });
+  if (running?.kind === 'worker') {
+    throw new UsageError(`${running.name} is an RPC worker, not a server: it speaks no HTTP.`, {
+      hint: `Serve a model that uses it (llamactl serve MODEL --rpc ${running.host}:${running.port} -ngl 99) and talk to that.`,
+    });
+  }
   if (running) {
     const client = new LlamafileClient({ baseUrl: running.url, apiKey, timeoutMs });
     return { client, url: running.url, source: 'running', close: () => client.close() };
