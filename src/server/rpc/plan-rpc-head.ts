@@ -1,4 +1,5 @@
-import { ServerStartError, type LlamactlError } from '../../errors.js';
+import { resolve } from 'node:path';
+import { ServerStartError, WorkerVersionError, type LlamactlError } from '../../errors.js';
 import type { ExtractResult } from '../../extract.js';
 import type { FitVerdict, SystemMemory } from '../../format/fit.js';
 import { resolveModel, type ResolvedModel } from '../resolve-model.js';
@@ -7,7 +8,7 @@ import { explainRpcFailure } from './explain-rpc-failure.js';
 import { findLlamaServer } from './find-llama-server.js';
 import { parseRpcList, type RpcEndpoint } from './parse-rpc.js';
 import { checkRpcFit } from './rpc-fit.js';
-import { probeWorker, type WorkerProbe } from './rpc-probe.js';
+import { formatVersion, probeWorker, RPC_PROTOCOL, type RpcVersion, type WorkerProbe } from './rpc-probe.js';
 
 /** What startServer takes for a head on llama.cpp's RPC backend. */
 export interface RpcHeadOptions {
@@ -59,16 +60,18 @@ export interface RpcHeadPlan {
  */
 export async function planRpcHead(options: PlanInput): Promise<RpcHeadPlan> {
   const endpoints = parseRpcList(options.rpc ?? []);
+  const runtime = options.runtime ?? (await findLlamaServer(options.env));
+  const expect = await headProtocol(runtime, options.env);
   const started = Date.now();
   const results = await Promise.allSettled(
-    endpoints.map((worker) => probeWorker(worker.host, worker.port, { timeoutMs: options.rpcTimeoutMs })),
+    endpoints.map((worker) => probeWorker(worker.host, worker.port, { timeoutMs: options.rpcTimeoutMs, expect })),
   );
   const failed = results.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
   const workers = results.map((result) => (result as PromiseFulfilledResult<WorkerProbe>).value);
+  assertSameBuild(workers);
   options.onRpc?.({ type: 'workers', workers, checkMs: Date.now() - started });
 
-  const runtime = options.runtime ?? (await findLlamaServer(options.env));
   const resolved = await resolveModel(options.model, runtime, options.env);
   const weights = resolved.modelPath!;
   const memory = endpoints.map((worker, index) => ({
@@ -97,6 +100,30 @@ export async function planRpcHead(options: PlanInput): Promise<RpcHeadPlan> {
       return rpcError ? { ...exit, reason: `${exit.reason}: ${rpcError.message}`, rpcError } : exit;
     },
   };
+}
+
+/**
+ * The head's RPC protocol, where llamactl knows it: its own engine build speaks RPC_PROTOCOL. For any other
+ * llama-server it is not written anywhere llamactl can read without running it, so then the workers are only
+ * compared with each other, and a mismatch with the head is caught from llama.cpp's own handshake at start.
+ */
+async function headProtocol(runtime: string, env: NodeJS.ProcessEnv | undefined): Promise<RpcVersion | null> {
+  const { findEngine } = await import('../../engine/engine.js');
+  const engine = await findEngine(env);
+  return engine && resolve(runtime) === engine.serverPath ? RPC_PROTOCOL : null;
+}
+
+/** Workers of different builds cannot all match one head: name the one that differs from the first. */
+function assertSameBuild(workers: readonly WorkerProbe[]): void {
+  const first = workers[0];
+  const odd = workers.find((worker) => formatVersion(worker.version) !== formatVersion(first!.version));
+  if (!first || !odd) return;
+  throw new WorkerVersionError(
+    odd.endpoint,
+    `The workers are different llama.cpp builds: ${first.endpoint} speaks RPC protocol ${formatVersion(first.version)}, ` +
+      `${odd.endpoint} ${formatVersion(odd.version)}`,
+    { workerVersion: formatVersion(odd.version), hint: 'Run rpc-server from the same llama.cpp build on every machine, and the same for the head.' },
+  );
 }
 
 /**

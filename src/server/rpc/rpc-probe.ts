@@ -39,8 +39,11 @@ export interface WorkerProbe {
 export interface ProbeOptions {
   /** For the connection and for each answer. @default 3000 */
   timeoutMs?: number | undefined;
-  /** The head's protocol: a worker whose major differs, or whose minor is newer, is refused (as llama.cpp does). */
-  expect?: RpcVersion | undefined;
+  /**
+   * The head's protocol: a worker whose major differs, or whose minor is newer, is refused (as llama.cpp does).
+   * `null`: the head's build is not known, so only what the worker says is reported. @default RPC_PROTOCOL
+   */
+  expect?: RpcVersion | null | undefined;
 }
 
 export const formatVersion = (v: RpcVersion) => `${v.major}.${v.minor}.${v.patch}`;
@@ -49,7 +52,7 @@ export const formatVersion = (v: RpcVersion) => `${v.major}.${v.minor}.${v.patch
 export async function probeWorker(host: string, port: number, options: ProbeOptions = {}): Promise<WorkerProbe> {
   const endpoint = `${host}:${port}`;
   const timeoutMs = options.timeoutMs ?? 3000;
-  const expect = options.expect ?? RPC_PROTOCOL;
+  const expect = options.expect === undefined ? RPC_PROTOCOL : options.expect;
   const started = Date.now();
   const hello = Buffer.alloc(1 + 8 + CONN_CAPS_SIZE);
   hello[0] = CMD_HELLO;
@@ -62,10 +65,12 @@ export async function probeWorker(host: string, port: number, options: ProbeOpti
     if (answer === 'closed') {
       // A server older than protocol 4 expects an empty HELLO and hangs up on ours: ask it the old way, for its number.
       version = await legacyHello(host, port, timeoutMs);
-    } else {
-      version = { major: answer[0]!, minor: answer[1]!, patch: answer[2]! };
+      if (expect) checkVersion(endpoint, version, expect);
+      // An old worker for a head of unknown build: llama.cpp's own handshake decides; its memory is not known here.
+      return { endpoint, version, devices: [], ms: Date.now() - started };
     }
-    checkVersion(endpoint, version, expect);
+    version = { major: answer[0]!, minor: answer[1]!, patch: answer[2]! };
+    if (expect) checkVersion(endpoint, version, expect);
     const count = await link.request(CMD_DEVICE_COUNT, Buffer.alloc(0), 4);
     const devices: WorkerDevice[] = [];
     for (let device = 0; device < Math.min(count.readUInt32LE(0), MAX_DEVICES); device++) {
