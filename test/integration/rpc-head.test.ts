@@ -2,7 +2,7 @@
  * `serve --rpc` / startServer({ rpc }) against the REAL engine: llama-server as the head, two real rpc-server
  * workers on loopback ports, the tiny model. Every test stops what it started and checks the process table.
  */
-import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -173,6 +173,19 @@ describe('a head over two workers', () => {
       const version = await head({ rpc: [a.address, other.endpoint], gpuLayers: 99 }).catch((e: unknown) => e);
       expect(version).toBeInstanceOf(WorkerVersionError);
       expect((version as Error).message).toMatch(new RegExp(`${other.endpoint} is a different llama\\.cpp build`));
+      // A llama-server llamactl does not know the protocol of (a copy elsewhere): llama.cpp's own handshake refuses
+      // the worker at start, and that abort is reported as the same error.
+      const dir = await mkdtemp(join(tmpdir(), 'llamactl-other-head-'));
+      try {
+        const copy = join(dir, 'llama-server');
+        await copyFile(serverPath, copy);
+        await chmod(copy, 0o755);
+        const atStart = await head({ runtime: copy, rpc: [other.endpoint], gpuLayers: 99 }).catch((e: unknown) => e);
+        expect(atStart).toBeInstanceOf(WorkerVersionError);
+        expect((atStart as Error).message).toBe(`The worker at ${other.endpoint} is a different llama.cpp build: it speaks RPC protocol 8.0.0, the head refused it`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     } finally {
       await other.close();
     }
