@@ -53,17 +53,28 @@ const big = await ensureFile(join(cacheDir(), 'fixtures', 'bench-rpc-big-v1.gguf
 const base = { runtime: engine.serverPath, ctxSize: 256, threads: 1, parallel: 1 };
 const results = [];
 
+// Node 20 has no `await using` in plain JS: everything started goes on this list and is stopped in reverse.
+async function using(body) {
+  const started = [];
+  try {
+    return await body((thing) => (started.push(thing), thing));
+  } finally {
+    for (const thing of started.reverse()) await thing.stop();
+  }
+}
+const workerOptions = { port: 0, threads: 1, rpcServer: engine.rpcServerPath };
+
 for (const [label, model] of [['tiny (8.3 MB)', tiny], ['bigger (8 layers × 512, ~118 MB)', big]]) {
-  {
-    await using server = await startServer({ ...base, model });
+  await using(async (keep) => {
+    const server = keep(await startServer({ ...base, model }));
     results.push({ model: label, mode: 'one host', ...summary(await measure(server.url, ROUNDS, TOKENS)) });
-  }
-  {
-    await using a = await startWorker({ port: 0, threads: 1, rpcServer: engine.rpcServerPath });
-    await using b = await startWorker({ port: 0, threads: 1, rpcServer: engine.rpcServerPath });
-    await using server = await startServer({ ...base, model, rpc: [a.address, b.address], gpuLayers: 99 });
+  });
+  await using(async (keep) => {
+    const a = keep(await startWorker(workerOptions));
+    const b = keep(await startWorker(workerOptions));
+    const server = keep(await startServer({ ...base, model, rpc: [a.address, b.address], gpuLayers: 99 }));
     results.push({ model: label, mode: 'two workers, loopback', ...summary(await measure(server.url, ROUNDS, TOKENS)) });
-  }
+  });
 }
 
 const lab = await labAvailable();
@@ -98,9 +109,9 @@ for (const delayMs of delays) {
 }
 
 // Start-up overhead: startServer({ rpc }) call → ready, against the same llama-server argv spawned bare and polled.
-{
-  await using a = await startWorker({ port: 0, threads: 1, rpcServer: engine.rpcServerPath });
-  await using b = await startWorker({ port: 0, threads: 1, rpcServer: engine.rpcServerPath });
+await using(async (keep) => {
+  const a = keep(await startWorker(workerOptions));
+  const b = keep(await startWorker(workerOptions));
   const llamactl = [];
   const bare = [];
   const checks = [];
@@ -129,7 +140,7 @@ for (const delayMs of delays) {
     llamactlMs: +median(llamactl).toFixed(1), bareMs: +median(bare).toFixed(1),
     overheadMs: +(median(llamactl) - median(bare)).toFixed(1), workerChecksMs: median(checks),
   });
-}
+});
 
 console.table(results);
 if (notes.length) console.log(notes.join('\n'));
