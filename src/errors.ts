@@ -27,6 +27,15 @@ export class UsageError extends LlamactlError {
   override name = 'UsageError';
   override readonly code: string = 'E_USAGE';
   override readonly exitCode: number = 2;
+  /**
+   * The library option the bad value was given for (`connections`, `stallTimeoutMs`), when there is one. Library
+   * messages name options, never CLI flags; the CLI maps this to its flag when it prints the error.
+   */
+  readonly option: string | undefined;
+  constructor(message: string, options: LlamactlErrorOptions & { option?: string } = {}) {
+    super(message, options);
+    this.option = options.option;
+  }
 }
 
 /** Something named by the user does not exist: a model, a file, a server record. Exit 3. */
