@@ -1,6 +1,17 @@
 import { statfs } from 'node:fs/promises';
 import { DiskSpaceError, UsageError, type LlamactlError } from '../errors.js';
-import { formatBytes as formatSize } from '../cli/output.js';
+
+/** A size in decimal units (`1.50 GB`, `12.0 MB`), as the disk-space messages and the CLI show sizes. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : value < 10 ? 2 : 1)} ${units[unit]}`;
+}
 
 /** Free bytes for an unprivileged user on the filesystem holding `dir`. */
 export async function freeSpace(dir: string): Promise<number> {
@@ -23,8 +34,8 @@ export async function assertDiskSpace(
   const margin = Math.min(64 * 1024 * 1024, Math.ceil(needed * 0.01));
   if (needed + margin > available) {
     throw new DiskSpaceError(
-      `Not enough disk space in ${dir}: ${formatSize(needed)} still to write, ${formatSize(available)} free.`,
-      { hint: 'Free some space or choose another folder with --dir.' },
+      `Not enough disk space in ${dir}: ${formatBytes(needed)} still to write, ${formatBytes(available)} free.`,
+      { hint: 'Free some space or choose another folder (the `dir` option).' },
     );
   }
 }

@@ -1,5 +1,6 @@
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { writeJsonAtomic } from '../system/atomic-json.js';
 
 /** What a `.part` file holds, so a killed pull can resume. Written atomically (tmp + rename) after each chunk. */
 export interface JournalData {
@@ -37,12 +38,6 @@ export function journalMatches(journal: JournalData, want: Omit<JournalData, 'do
       (shard, i) => shard.name === want.shards[i]!.name && shard.size === want.shards[i]!.size && (shard.sha256 ?? null) === (want.shards[i]!.sha256 ?? null),
     )
   );
-}
-
-export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value)}\n`, { mode });
-  await rename(tmp, path);
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ServerExit extends ExitInfo {
   reason: string;
   /** The last output of the run that ended it. */
   outputTail: string;
+  /** How long that run lived (spawn → exit), in ms. */
+  durationMs?: number | undefined;
 }
 
 export interface SuperviseOptions {
@@ -62,7 +64,8 @@ export async function supervise(options: SuperviseOptions): Promise<ServerExit> 
     if (attempt > 1) current = await options.relaunch();
     const started = Date.now();
     const exit = await current.engine.exited;
-    last = { ...exit, reason: describeExit(exit), outputTail: current.engine.tail() };
+    const durationMs = Date.now() - current.engine.startedAt;
+    last = { ...exit, reason: describeExit(exit), outputTail: current.engine.tail(), durationMs };
     if (options.isStopping() || options.restart === 'no' || isCleanExit(exit)) return;
     throw new Crashed(Date.now() - started);
   };
@@ -98,5 +101,6 @@ function relaunchFailure(error: Error): ServerExit {
     signal: details?.signal,
     reason: (error.message.split('\n')[0] ?? '').replace(/^The server /, '').replace(/\.$/, ''),
     outputTail: details?.outputTail ?? '',
+    durationMs: details?.durationMs,
   };
 }
