@@ -1,5 +1,6 @@
 /** Small helpers the commands share for writing to the terminal. The library never prints; only src/cli does. */
 import { AbortError } from '../errors.js';
+export { formatBytes } from '../text/format-bytes.js';
 
 const closed = new AbortController();
 /** Aborted once stdout's reader has gone (`llamactl … | head`): commands stop, clean up and exit quietly. */
@@ -31,18 +32,6 @@ export function sentences(...parts: (string | undefined)[]): string {
 /** A sentence without its closing punctuation, to be continued (`…; retrying`). */
 export function clause(text: string): string {
   return text.trim().replace(/[.!?;:,]+$/, '');
-}
-
-/** Formats a byte count for people: 1.5 GB, 512 MB (decimal units, as the hub shows sizes). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
 /** Formats a duration in ms for people: 850 ms, 4.2 s, 3 min 5 s. */

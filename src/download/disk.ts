@@ -1,17 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { DiskSpaceError, UsageError, type LlamactlError } from '../errors.js';
-
-/** A size in decimal units (`1.50 GB`, `12.0 MB`), as the disk-space messages and the CLI show sizes. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : value < 10 ? 2 : 1)} ${units[unit]}`;
-}
+import { formatBytes } from '../text/format-bytes.js';
 
 /** Free bytes for an unprivileged user on the filesystem holding `dir`. */
 export async function freeSpace(dir: string): Promise<number> {

@@ -2,9 +2,9 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { proxyConfigured } from '../http/send.js';
 import { completeFile } from './complete-file.js';
 import type { DownloadOptions, DownloadPlan, DownloadResult } from './download-plan.js';
-import { JournalWriter, journalMatches, journalPath, readJournal, type JournalData } from './journal.js';
+import { JournalWriter, journalMatches, journalPath, readJournal, type JournalData } from '../store/pull-journal.js';
 import { LeanPool } from './lean-range.js';
-import { chooseChunkSize, planChunks, shardOffsets, type Chunk } from './plan-chunks.js';
+import { chooseChunkSize, planChunks, shardOffsets, type Chunk } from '../store/chunk-plan.js';
 import { SetRun } from './set-run.js';
 
 export type { DownloadOptions, DownloadPlan, DownloadResult, DownloadShard } from './download-plan.js';

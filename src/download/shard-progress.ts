@@ -1,4 +1,4 @@
-import type { Chunk } from './plan-chunks.js';
+import type { Chunk } from '../store/chunk-plan.js';
 
 /** The bytes one running job has received but not yet counted as done chunks; counted into its shard until `end`. */
 export interface Flight {

@@ -1,7 +1,7 @@
 import { IntegrityError } from '../errors.js';
 import type { ProgressListener } from './events.js';
 import type { HashWorker } from './hash-worker.js';
-import type { JournalWriter } from './journal.js';
+import type { JournalWriter } from '../store/pull-journal.js';
 
 /**
  * Verify-and-refetch: each complete shard's sha256 (hashed behind the write frontier) checked against the hub's; a

@@ -1,8 +1,8 @@
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
-import { journalPath, readJournal } from '../download/journal.js';
-import { planChunks } from '../download/plan-chunks.js';
+import { journalPath, readJournal } from './pull-journal.js';
+import { planChunks } from './chunk-plan.js';
 import { quantOf } from '../hub/shards.js';
 import { writeJsonAtomic } from '../system/atomic-json.js';
 import { lockOwner } from './lock.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planChunks } from '../../../src/download/plan-chunks.js';
+import { planChunks } from '../../../src/store/chunk-plan.js';
 import { ShardProgress } from '../../../src/download/shard-progress.js';
 
 describe('ShardProgress', () => {

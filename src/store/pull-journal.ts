@@ -1,3 +1,7 @@
+/**
+ * The resume journal of a pull: the on-disk record, beside its `.part`, of which chunks are written. It lives in the
+ * store because `ls` reads it to show a partial download's progress; `download/` writes it.
+ */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeJsonAtomic } from '../system/atomic-json.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseChunkSize, planChunks, shardOffsets } from '../../../src/download/plan-chunks.js';
+import { chooseChunkSize, planChunks, shardOffsets } from '../../../src/store/chunk-plan.js';
 
 const MiB = 1024 * 1024;
 

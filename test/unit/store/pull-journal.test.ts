@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JournalWriter, journalMatches, readJournal, type JournalData } from '../../../src/download/journal.js';
+import { JournalWriter, journalMatches, readJournal, type JournalData } from '../../../src/store/pull-journal.js';
 
 const base: JournalData = {
   version: 1,

@@ -1,3 +1,4 @@
+// How a pull cuts shards into chunks. The journal's chunk ids refer to this plan, so it lives beside the journal.
 /** One ranged request: bytes [start, end) of shard `shard`, written at `offset` in the `.part` file. */
 export interface Chunk {
   id: number;
