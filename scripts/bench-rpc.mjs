@@ -8,8 +8,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir, startServer, startWorker, stopAllServers } from '../dist/index.js';
-import { findEngine } from '../dist/engine/engine.js';
-import { ensureFile, ensureTinyModel, vocabPath, writeTinyModel } from '../dist/engine/tiny-model.js';
+import { findLlamaCppBuild } from '../dist/demo/llama-cpp-build.js';
+import { ensureFile, ensureTinyModel, vocabPath, writeTinyModel } from '../dist/demo/tiny-model.js';
 import { createLab, labAvailable } from './netns-lab.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -44,8 +44,8 @@ function summary(runs) {
   return { ttftMs: +median(runs.map((r) => r.ttftMs)).toFixed(1), tokensPerSecond: +median(runs.map((r) => r.tokensPerSecond)).toFixed(1) };
 }
 
-const engine = await findEngine();
-if (!engine) throw new Error('No engine: run `npm run engine` first.');
+const engine = await findLlamaCppBuild();
+if (!engine) throw new Error('No llama.cpp build: run `npm run engine` first.');
 const tiny = await ensureTinyModel(engine);
 const bigConfig = { blockCount: 8, embeddingLength: 512, headCount: 8, headCountKv: 4, feedForwardLength: 1408 };
 const big = await ensureFile(join(cacheDir(), 'fixtures', 'bench-rpc-big-v1.gguf'), (tmp) =>

@@ -1,6 +1,6 @@
 /** Flags `run` and `chat` share: where the model is served and how tokens are sampled. */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { collect, decimal, integer } from './flags.js';
 
 export interface GenerationFlags {
   apiKey?: string;
@@ -16,26 +16,6 @@ export interface GenerationFlags {
   stop?: string[];
   json?: boolean;
 }
-
-export function integer(flag: string): (value: string) => number {
-  return (value) => {
-    const parsed = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) {
-      throw new UsageError(`${flag} takes an integer, got ${JSON.stringify(value)}.`);
-    }
-    return parsed;
-  };
-}
-
-export function decimal(flag: string): (value: string) => number {
-  return (value) => {
-    const parsed = Number(value);
-    if (value.trim() === '' || !Number.isFinite(parsed)) throw new UsageError(`${flag} takes a number, got ${JSON.stringify(value)}.`);
-    return parsed;
-  };
-}
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** --api-key, --runtime, --ctx-size, --gpu-layers, --force: how to reach (or start) the server. */
 export function addServerOptions(command: Command): Command {

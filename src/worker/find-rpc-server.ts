@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { NotFoundError } from '../errors.js';
+import { findLlamaCppBuild } from '../store/llama-cpp-cache.js';
 
 export interface FindRpcServerOptions {
   /** `--rpc-server PATH`: used as is (must exist and be executable). */
@@ -13,7 +14,7 @@ export interface FindRpcServerOptions {
 
 export interface FoundRpcServer {
   path: string;
-  /** Where it was found, for messages: `--rpc-server`, `beside /usr/local/bin/llama-server`, `PATH`, `engine build`. */
+  /** Where it was found, for messages: `--rpc-server`, `beside /usr/local/bin/llama-server`, `PATH`, `llama.cpp build`. */
   source: string;
 }
 
@@ -40,7 +41,7 @@ async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | un
 /**
  * Which `rpc-server` to run: `--rpc-server`, else the one beside the llama-server llamactl would use (the given one,
  * else the first on PATH: the same build is what the head needs), else `rpc-server` on PATH, else the one of
- * llamactl's own engine build (`npm run engine`, `llamactl demo`). None → a NotFoundError saying where to get one.
+ * llamactl's own llama.cpp build (`npm run engine`, `llamactl demo`). None → a NotFoundError saying where to get one.
  */
 export async function findRpcServer(options: FindRpcServerOptions = {}): Promise<FoundRpcServer> {
   const env = options.env ?? process.env;
@@ -67,10 +68,9 @@ export async function findRpcServer(options: FindRpcServerOptions = {}): Promise
     if (fromPath) return { path: fromPath, source: 'PATH' };
   }
   tried.push('PATH');
-  const { findEngine } = await import('../engine/engine.js');
-  const engine = await findEngine(env);
-  if (engine) return { path: engine.rpcServerPath, source: 'engine build' };
-  tried.push("llamactl's engine build");
+  const build = await findLlamaCppBuild(env);
+  if (build) return { path: build.rpcServerPath, source: 'llama.cpp build' };
+  tried.push("llamactl's llama.cpp build");
   throw new NotFoundError(`No rpc-server found (looked at: ${tried.join(', ')}).`, {
     hint:
       'Build llama.cpp with -DGGML_RPC=ON (cmake --build build --target rpc-server) and pass --rpc-server PATH, ' +

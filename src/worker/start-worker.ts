@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
-import { AbortError, PortInUseError, ServerStartError, UsageError } from '../errors.js';
+import { AbortError, PortInUseError, ServerExitError, ServerStartError, UsageError } from '../errors.js';
 import { launchEngine, type EngineProcess } from '../server/launch-engine.js';
 import { assertPortFree, findFreePort } from '../server/ports.js';
-import { describeExit, type ServerExit } from '../server/supervise.js';
+import { describeExit, isCleanExit, type ServerExit } from '../server/supervise.js';
 import { terminateGroup } from '../server/terminate-group.js';
 import { warmWatchdog } from '../server/watchdog.js';
 import { runDir } from '../store/paths.js';
-import { claimServerName, logFilePath, processStartTime, removeServer, saveServer } from '../store/servers.js';
-import { acceptsTcp } from './accepts-tcp.js';
+import { claimServerName, logFilePath, removeServer, saveServer } from '../store/servers.js';
+import { acceptsTcp } from '../system/accepts-tcp.js';
+import { processStartTime } from '../system/process-facts.js';
 import { findRpcServer } from './find-rpc-server.js';
 import { buildWorkerArgs, isLoopback, rpcServerCaps } from './worker-args.js';
 import { parseWorkerBanner, type WorkerBanner } from './worker-banner.js';
@@ -58,6 +59,11 @@ export interface RunningWorker {
   logFile: string | undefined;
   readyMs: number;
   exited: Promise<ServerExit>;
+  /**
+   * Waits for the end: resolves when the worker was stopped (`stop()`, the start `signal`) or exited with code 0;
+   * rejects with a ServerExitError (its exit, last output, how long it ran) when it died.
+   */
+  wait(): Promise<ServerExit>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -136,11 +142,23 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Run
     }
     engine.release();
   }
-  const exited = engine.exited.then((exit) => ({ ...exit, reason: describeExit(exit), outputTail: engine.tail() }));
+  const exited = engine.exited.then((exit) => ({
+    ...exit, reason: describeExit(exit), outputTail: engine.tail(), durationMs: Date.now() - engine.startedAt,
+  }));
   let stopping: Promise<void> | undefined;
   const worker: RunningWorker = {
     name, host, port, address, pid: engine.pid, rpcServer: found.path, argv: engine.command,
     banner: parseWorkerBanner(lines), logFile, readyMs, exited,
+    async wait() {
+      const exit = await exited;
+      if (stopping || isCleanExit(exit)) return exit;
+      const tail = exit.outputTail.trimEnd();
+      throw new ServerExitError(
+        `The worker ${exit.reason}.${tail ? `\n--- last output ---\n${tail}\n---` : ''}`,
+        { command: engine.command, exitCode: exit.exitCode, signal: exit.signal, outputTail: tail, durationMs: exit.durationMs },
+        { hint: 'Its output says why; heads using it fail until it runs again.' },
+      );
+    },
     stop() {
       stopping ??= (async () => {
         await stopEngine();
@@ -184,7 +202,7 @@ async function waitAccepting(
 function startFailure(engine: EngineProcess, host: string, port: number): Error {
   const tail = engine.tail().trimEnd();
   if (/Failed to create server socket/.test(tail)) {
-    return new PortInUseError(port, host, { hint: 'Pick another --port, or check that --host is an address of this machine.' });
+    return new PortInUseError(port, host, { hint: 'Pick another port, or check that the host is an address of this machine.' });
   }
   const usage = /error: unknown argument: (\S+)/.exec(tail);
   const why = usage ? `it does not know the flag ${usage[1]}` : describeExit(engine.exit!);
@@ -192,7 +210,7 @@ function startFailure(engine: EngineProcess, host: string, port: number): Error 
     `rpc-server ${usage ? 'refused to start' : why} before accepting connections${usage ? `: ${why}` : ''}.` +
       (tail ? `\n--- last output ---\n${tail.slice(-2000)}\n---` : ''),
     { command: engine.command, exitCode: engine.exit?.exitCode, signal: engine.exit?.signal, outputTail: tail },
-    { hint: 'Its output says why; check --rpc-server (a llama.cpp build with -DGGML_RPC=ON).' },
+    { hint: 'Its output says why; check the rpc-server binary (a llama.cpp build with -DGGML_RPC=ON).' },
   );
 }
 
@@ -205,10 +223,12 @@ function validate(options: StartWorkerOptions): void {
   ];
   for (const [field, value, min, max] of checks) {
     if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
-      throw new UsageError(`Bad ${field}: ${JSON.stringify(value)} (expected an integer from ${min} to ${max}).`);
+      throw new UsageError(`Bad ${field}: ${JSON.stringify(value)} (expected an integer from ${min} to ${max}).`, {
+        option: field,
+      });
     }
   }
   if (options.host !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(options.host)) {
-    throw new UsageError(`Bad host ${JSON.stringify(options.host)}.`);
+    throw new UsageError(`Bad host ${JSON.stringify(options.host)}.`, { option: 'host' });
   }
 }

@@ -42,13 +42,14 @@ export function buildWorkerArgs(options: WorkerArgsOptions, caps: RpcServerCaps)
   const args = ['-H', options.host, '-p', String(options.port)];
   if (options.threads !== undefined) args.push('-t', String(options.threads));
   if (options.cache) {
-    if (!caps.cache) throw new UsageError('This rpc-server build has no local cache (-c/--cache).', { hint: 'Leave out --cache.' });
+    if (!caps.cache) throw new UsageError('This rpc-server build has no local cache (-c/--cache).', { hint: 'Leave the cache out.', option: 'cache' });
     args.push('-c');
   }
   if (options.memMb !== undefined) {
     if (!caps.mem) {
       throw new UsageError('This rpc-server build has no memory flag (llama.cpp removed -m; it was never enforced).', {
         hint: "Declare the worker's share on the head instead: llamactl serve MODEL --rpc HOST:PORT=24G",
+        option: 'memMb',
       });
     }
     args.push('-m', String(options.memMb));

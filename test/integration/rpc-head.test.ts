@@ -12,7 +12,7 @@ import type { RpcHeadEvent } from '../../src/server/rpc/plan-rpc-head.js';
 import { findFreePort } from '../../src/server/ports.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/start-server.js';
 import { stopAllServers } from '../../src/server/stop-detached.js';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start-worker.js';
 import { runCli } from '../helpers/cli.js';
 import { startRpcStandin } from '../helpers/rpc-standin.js';
@@ -110,7 +110,7 @@ describe('a head over two workers', () => {
       await copyFile(llamafilePath, model);
       const events: RpcHeadEvent[] = [];
       const lines: string[] = [];
-      // No runtime: a llamafile cannot be a head, so llama-server (PATH, else the engine build) serves its GGUF.
+      // No runtime: a llamafile cannot be a head, so llama-server (PATH, else llamactl's llama.cpp build) serves its GGUF.
       const server = await head({
         model, runtime: undefined, rpc: workers.map((w) => w.address), gpuLayers: 99, onRpc: (e) => events.push(e), onLog: (l) => lines.push(l),
       });
@@ -145,10 +145,12 @@ describe('a head over two workers', () => {
     })().catch((error: unknown) => error);
     expect(killed).toBe(true);
     expect(outcome).toBeInstanceOf(Error);
-    const exit = (await server.exited) as Awaited<RunningServer['exited']> & { rpcError?: Error };
+    const exit = await server.exited;
     expect(exit.reason).toContain(d.address);
     expect(exit.rpcError).toBeInstanceOf(WorkerLostError);
     expect((exit.rpcError as WorkerLostError).endpoint).toBe(d.address);
+    // wait() rejects with the worker's own error, so a program (and `serve`) reports the worker, not a bare crash.
+    await expect(server.wait()).rejects.toBe(exit.rpcError);
     await server.stop();
     await c.stop();
     expect(isAlive(server.pid)).toBe(false);

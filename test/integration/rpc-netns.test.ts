@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../src/server/start-server.js';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 import { CLI, runCli } from '../helpers/cli.js';
 // @ts-expect-error: a plain .mjs script shared with `npm run bench:rpc`
 import { createLab, labAvailable } from '../../scripts/netns-lab.mjs';

@@ -6,12 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { PortInUseError, UsageError } from '../../src/errors.js';
+import { PortInUseError, ServerExitError, UsageError } from '../../src/errors.js';
 import { assertPortFree, findFreePort } from '../../src/server/ports.js';
 import { probeWorker } from '../../src/server/rpc/rpc-probe.js';
 import { readServerLog } from '../../src/server/server-logs.js';
 import { stopAllServers } from '../../src/server/stop-detached.js';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 import { listServers } from '../../src/store/servers.js';
 import { startWorker, type RunningWorker, type StartWorkerOptions } from '../../src/worker/start-worker.js';
 import { runCli } from '../helpers/cli.js';
@@ -55,6 +55,17 @@ describe('startWorker on the real rpc-server', () => {
     await worker.stop();
     expect(isAlive(worker.pid)).toBe(false);
     await expect(worker.exited).resolves.toMatchObject({ reason: expect.stringMatching(/SIGTERM|code 0/) });
+    await expect(worker.wait()).resolves.toMatchObject({ reason: expect.stringMatching(/SIGTERM|code 0/) });
+  });
+
+  test('wait(): a worker that dies rejects with ServerExitError (signal, command, duration)', async () => {
+    const worker = await start();
+    process.kill(worker.pid, 'SIGKILL');
+    const error = await worker.wait().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServerExitError);
+    expect((error as ServerExitError).details).toMatchObject({ signal: 'SIGKILL', command: worker.argv });
+    expect((error as ServerExitError).details.durationMs).toBeGreaterThan(0);
+    expect(isAlive(worker.pid)).toBe(false);
   });
 
   test('detached: ps shows it ready, logs has its banner, stop --all stops the process group', async () => {

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeStandinLlamafile } from '../../src/engine/standin-llamafile.js';
+import { writeStandinLlamafile } from '../../src/demo/standin-llamafile.js';
 import { DiskSpaceError } from '../../src/errors.js';
 import { extractGguf, extractedPath } from '../../src/extract.js';
 import { GGML_TYPE_F32, GgufType } from '../../src/format/gguf-constants.js';
-import { writeGguf } from '../../src/format/gguf-writer.js';
+import { writeGguf } from '../../src/demo/gguf-writer.js';
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 

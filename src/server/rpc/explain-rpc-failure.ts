@@ -1,5 +1,5 @@
 import { WorkerLostError, WorkerUnreachableError, WorkerVersionError, type LlamactlError } from '../../errors.js';
-import { acceptsTcp } from '../../worker/accepts-tcp.js';
+import { acceptsTcp } from '../../system/accepts-tcp.js';
 import type { RpcEndpoint } from './parse-rpc.js';
 import { formatVersion, RPC_PROTOCOL } from './rpc-probe.js';
 

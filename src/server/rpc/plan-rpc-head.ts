@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { ServerStartError, WorkerVersionError, type LlamactlError } from '../../errors.js';
+import { ServerStartError, WorkerVersionError } from '../../errors.js';
 import type { ExtractResult } from '../../extract.js';
-import type { FitVerdict, SystemMemory } from '../../format/fit.js';
+import type { FitReport, SystemMemory } from '../../format/fit.js';
 import { resolveModel, type ResolvedModel } from '../resolve-model.js';
 import type { ServerExit } from '../supervise.js';
 import { explainRpcFailure } from './explain-rpc-failure.js';
@@ -9,6 +9,7 @@ import { findLlamaServer } from './find-llama-server.js';
 import { parseRpcList, type RpcEndpoint } from './parse-rpc.js';
 import { checkRpcFit } from './rpc-fit.js';
 import { formatVersion, probeWorker, RPC_PROTOCOL, type RpcVersion, type WorkerProbe } from './rpc-probe.js';
+import { findLlamaCppBuild } from '../../store/llama-cpp-cache.js';
 
 /** What startServer takes for a head on llama.cpp's RPC backend. */
 export interface RpcHeadOptions {
@@ -34,7 +35,7 @@ interface PlanInput extends RpcHeadOptions {
   force?: boolean | undefined;
   memory?: SystemMemory | undefined;
   extraArgs?: readonly string[] | undefined;
-  onFit?: ((verdict: FitVerdict | { level: 'unknown'; message: string }) => void) | undefined;
+  onFit?: ((report: FitReport) => void) | undefined;
   signal?: AbortSignal | undefined;
   env?: NodeJS.ProcessEnv | undefined;
 }
@@ -50,7 +51,7 @@ export interface RpcHeadPlan {
   /** A start failure caused by a worker, as that worker's error; anything else unchanged. */
   explainStartError(error: unknown): Promise<unknown>;
   /** An exit caused by a worker, with the worker named in `reason` and the typed error in `rpcError`. */
-  explainExit(exit: ServerExit): Promise<ServerExit & { rpcError?: LlamactlError }>;
+  explainExit(exit: ServerExit): Promise<ServerExit>;
 }
 
 /**
@@ -103,14 +104,13 @@ export async function planRpcHead(options: PlanInput): Promise<RpcHeadPlan> {
 }
 
 /**
- * The head's RPC protocol, where llamactl knows it: its own engine build speaks RPC_PROTOCOL. For any other
+ * The head's RPC protocol, where llamactl knows it: its own llama.cpp build speaks RPC_PROTOCOL. For any other
  * llama-server it is not written anywhere llamactl can read without running it, so then the workers are only
  * compared with each other, and a mismatch with the head is caught from llama.cpp's own handshake at start.
  */
 async function headProtocol(runtime: string, env: NodeJS.ProcessEnv | undefined): Promise<RpcVersion | null> {
-  const { findEngine } = await import('../../engine/engine.js');
-  const engine = await findEngine(env);
-  return engine && resolve(runtime) === engine.serverPath ? RPC_PROTOCOL : null;
+  const build = await findLlamaCppBuild(env);
+  return build && resolve(runtime) === build.serverPath ? RPC_PROTOCOL : null;
 }
 
 /** Workers of different builds cannot all match one head: name the one that differs from the first. */

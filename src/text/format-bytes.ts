@@ -1,0 +1,13 @@
+/** Text for people, shared by the library's messages and the CLI: sizes now, quoting of untrusted strings next. */
+
+/** Formats a byte count the way the hub shows sizes (decimal units): 512 B, 9.13 MB, 2.15 GB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : value < 10 ? 2 : 1)} ${units[unit]}`;
+}
