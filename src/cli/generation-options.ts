@@ -27,6 +27,18 @@ export function addServerOptions(command: Command): Command {
     .option('--force', 'start a server for this call even if the model looks too big for this machine');
 }
 
+/** The server flags as `connect()` takes them. */
+export function connectOptions(flags: GenerationFlags, signal: AbortSignal) {
+  return {
+    apiKey: flags.apiKey,
+    runtime: flags.runtime,
+    ctxSize: flags.ctxSize,
+    gpuLayers: flags.gpuLayers,
+    force: flags.force,
+    signal,
+  };
+}
+
 /** --max-tokens, --temperature, --top-p, --top-k, --seed, --stop. */
 export function addSamplingOptions(command: Command): Command {
   return command

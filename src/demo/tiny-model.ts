@@ -75,8 +75,8 @@ function appendControlTokens(kv: Map<string, GgufKv>, path: string, added: strin
   return tokens.length;
 }
 
-/** mulberry32: small, fast, good enough for test weights. */
-function prng(seed: number): () => number {
+/** mulberry32: small, fast, good enough for test weights (and the seeded inputs of the fuzz tests). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ChatSession } from '../../client/chat-session.js';
 import { AbortError, isLlamactlError } from '../../errors.js';
-import { addSamplingOptions, addServerOptions, samplingParams, type GenerationFlags } from '../generation-options.js';
+import { addSamplingOptions, addServerOptions, connectOptions, samplingParams, type GenerationFlags } from '../generation-options.js';
 import { examples } from '../help.js';
 import { onInterrupt, sentences, stdoutClosed, withInterrupt } from '../output.js';
 
@@ -23,14 +23,7 @@ export async function chatCommand(target: string, options: ChatCommandOptions = 
   ]);
   const interactive = Boolean(process.stdin.isTTY);
   const connection = await withInterrupt(async (signal) => {
-    const opened = await connect(target, {
-      apiKey: options.apiKey,
-      runtime: options.runtime,
-      ctxSize: options.ctxSize,
-      gpuLayers: options.gpuLayers,
-      force: options.force,
-      signal,
-    });
+    const opened = await connect(target, connectOptions(options, signal));
     if (opened.source !== 'started') {
       // Find out now, not after the first question, that nothing answers there.
       await opened.client.health({ signal }).catch(async (error: unknown) => {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Prediction, PredictionInput } from '../../client/predict.js';
 import { UsageError } from '../../errors.js';
 import { integer } from '../flags.js';
-import { addSamplingOptions, addServerOptions, samplingParams, type GenerationFlags } from '../generation-options.js';
+import { addSamplingOptions, addServerOptions, connectOptions, samplingParams, type GenerationFlags } from '../generation-options.js';
 import { examples } from '../help.js';
 import { formatDuration, printJson, withInterrupt } from '../output.js';
 
@@ -35,14 +35,7 @@ export async function runCommand(target: string, options: RunCommandOptions): Pr
   };
   const [{ connect }, { predict }] = await Promise.all([import('../../server/connect.js'), import('../../client/predict.js')]);
   await withInterrupt(async (signal) => {
-    const connection = await connect(target, {
-      apiKey: options.apiKey,
-      runtime: options.runtime,
-      ctxSize: options.ctxSize,
-      gpuLayers: options.gpuLayers,
-      force: options.force,
-      signal,
-    });
+    const connection = await connect(target, connectOptions(options, signal));
     try {
       let last = '';
       const prediction = await predict(connection.client, input, {
