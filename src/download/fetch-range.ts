@@ -12,12 +12,18 @@ import { hubErrorFor } from '../hub/hub-errors.js';
 import { BatchWriter } from './batch-writer.js';
 import { LeanRangeError, type LeanPool } from './lean-range.js';
 
-/** The server answered a `Range` request with the whole file (200): switch that shard to one stream. */
+/**
+ * The server answered a `Range` request with the whole file (200): switch that shard to one stream.
+ * @internal Control flow between fetchRange and the job queue; never reaches a caller.
+ */
 export class RangeIgnoredError extends Error {
   override name = 'RangeIgnoredError';
 }
 
-/** The CDN refused a URL that worked before (a signed URL expired): resolve it again. */
+/**
+ * The CDN refused a URL that worked before (a signed URL expired): resolve it again.
+ * @internal Control flow between fetchRange and the job queue; never reaches a caller.
+ */
 export class LocationExpiredError extends RetryableError {
   override name = 'LocationExpiredError';
 }

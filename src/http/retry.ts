@@ -2,7 +2,11 @@ import pRetry from 'p-retry';
 import { AbortError, HubError, LlamactlError, NetworkError } from '../errors.js';
 import { isNetworkFailure } from './network-errors.js';
 
-/** A failure worth another try: connection reset, timeout, stall, truncated body, 408/429/5xx. */
+/**
+ * A failure worth another try: connection reset, timeout, stall, truncated body, 408/429/5xx.
+ * @internal Control flow inside the retry loop: it never leaves the library (the last try's failure is mapped to a
+ * LlamactlError), so it is not part of the error hierarchy.
+ */
 export class RetryableError extends Error {
   override name = 'RetryableError';
   /** How long the server asked us to wait (Retry-After / RateLimit), in ms. */

@@ -3,6 +3,7 @@ import type { InspectResult } from '../../inspect.js';
 import { integer } from '../flags.js';
 import { examples } from '../help.js';
 import { formatBytes, printJson, withInterrupt } from '../output.js';
+import { clipText } from '../../text/quote.js';
 
 export interface InspectCommandOptions {
   ctxSize?: number | undefined;
@@ -69,7 +70,8 @@ function render(r: InspectResult): string {
     rows.push(['Remote read', `${r.remote.requests} HTTP requests, ${formatBytes(r.remote.bytes)} of ${formatBytes(r.size)}`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
-  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  // Names, .args and file names come from the file (or the hub): clipped, with control and bidi characters escaped.
+  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${clipText(v, 400)}`);
   if (r.fit.level !== 'ok') lines.push('', r.fit.message, ...(r.fit.hint ? [r.fit.hint] : []));
   return `${lines.join('\n')}\n`;
 }
