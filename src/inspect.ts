@@ -37,6 +37,8 @@ export interface InspectOptions {
   /** This machine's memory, for the fit check. @default measured */
   memory?: SystemMemory | undefined;
   signal?: AbortSignal | undefined;
+  /** Remote refs: called before each retry of a hub or download request, so a slow or silent server is not silent. */
+  onRetry?: ((info: { what: string; error: Error; attempt: number; delayMs: number }) => void) | undefined;
   /** Environment for LLAMACTL_HOME / HF_ENDPOINT / HF_TOKEN. @default process.env */
   env?: NodeJS.ProcessEnv | undefined;
 }
@@ -190,7 +192,9 @@ async function inspectRemote(ref: string, options: InspectOptions, env: NodeJS.P
   const location = locateModel(ref, { ...options, env });
   const http = countingDispatcher();
   try {
-    const client = new HubClient({ endpoint: location.endpoint, token: location.token, dispatcher: http.dispatcher, signal: options.signal });
+    const client = new HubClient({
+      endpoint: location.endpoint, token: location.token, dispatcher: http.dispatcher, signal: options.signal, onRetry: options.onRetry,
+    });
     const model = await resolveModel(location, client);
     const estimate = await estimateRemote(client, model, { ctxSize: options.ctxSize, signal: options.signal });
     return toResult(

@@ -76,6 +76,16 @@ describe('a hostile hub or CDN', () => {
     expect(dataRequests(t.hub)).toHaveLength(0);
   });
 
+  // Defect 2: while remote inspect waits on a failing hub it says so, instead of sitting silent.
+  it('inspect reports a retry of a failing hub on stderr, then goes on', async () => {
+    t.hub.setFaults([{ kind: 'status', origin: 'hub', file: '/tree/', status: 503, retryAfter: 0 }]);
+    const result = await cli(['inspect', `${REPO}:F16`, '--json']);
+    // The fixture's bytes are generated, not a llamafile: after the retry, inspect reads them and says so.
+    expect(result.exitCode, result.stderr).toBe(5);
+    expect(result.stderr).toMatch(/^llamactl: Mozilla\/Test-Model-llamafile: HTTP 503 from the hub; retrying in \d+ ms \(try 2\)$/m);
+    expect(result.stderr).toMatch(/is not a llamafile or zip archive/);
+  });
+
   // Defect 12: remote inspect says the same, without a doubled "..".
   it('inspect of a ref whose CDN redirects to ftp:// exits 7 with one line and no doubled stop', async () => {
     t.hub.setFaults([{ kind: 'headers', origin: 'cdn', status: 302, headers: { location: `ftp://127.0.0.1:${cdnPort()}/x` }, times: Infinity }]);

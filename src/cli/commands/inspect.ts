@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { InspectResult } from '../../inspect.js';
 import { integer } from '../flags.js';
 import { examples } from '../help.js';
-import { formatBytes, printJson, withInterrupt } from '../output.js';
+import { formatBytes, formatDuration, printJson, withInterrupt } from '../output.js';
 import { clipText } from '../../text/quote.js';
 
 export interface InspectCommandOptions {
@@ -27,6 +27,10 @@ export async function inspectCommand(targets: string[], options: InspectCommandO
       endpoint: options.endpoint,
       token: options.token,
       signal,
+      onRetry: ({ what, error, attempt, delayMs }) => {
+        // On stderr in both modes: stdout holds the one result (a table, or one JSON object).
+        process.stderr.write(`llamactl: ${clipText(what, 120)}: ${clipText(error.message.replace(/\.$/, ''), 300)}; retrying in ${formatDuration(delayMs)} (try ${attempt + 1})\n`);
+      },
     }),
   );
   if (options.json) printJson(result);
