@@ -3,6 +3,26 @@ import type { FileHandle } from 'node:fs/promises';
 const BATCH = 1024 * 1024;
 
 /**
+ * The last write queued on each file. Writes to one file go one at a time: the kernel takes the file's lock for each
+ * buffered write anyway, so concurrent ones only spin on it (measured: ~3 % of a pull's CPU), and the thread pool
+ * stays free for the hasher's reads and the flushes.
+ */
+const lastWrite = new WeakMap<object, Promise<unknown>>();
+
+/**
+ * Batches given back by finished ranges, for the next ones: a pull cuts its bytes into many ranges, and a fresh pair
+ * of 1 MiB buffers for each would leave the allocator holding far more than the connections use at once.
+ */
+const spare: Buffer[] = [];
+const SPARE_MAX = 64;
+
+function serialWrite(file: Pick<FileHandle, 'write'>, write: () => Promise<void>): Promise<void> {
+  const run = (lastWrite.get(file) ?? Promise.resolve()).then(write, write);
+  lastWrite.set(file, run.catch(() => {}));
+  return run;
+}
+
+/**
  * The one write batcher of both read paths (the lean socket path and the undici stream): copies incoming bytes into
  * two alternating batches of up to 1 MiB and writes each one, in order, at its place in the file, so one batch
  * fills while the other is written (few syscalls, bounded memory per connection). The caller asks `roomFor(n)`
@@ -29,7 +49,8 @@ export class BatchWriter {
     this.#file = file;
     this.#offset = offset;
     this.#remaining = total;
-    this.#batches = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    const take = () => (size === BATCH ? spare.pop() : undefined) ?? Buffer.allocUnsafe(size);
+    this.#batches = [take(), take()];
     this.#onWritten = onWritten;
     this.failed.catch(() => {});
   }
@@ -57,6 +78,27 @@ export class BatchWriter {
     }
   }
 
+  /**
+   * Where up to `max` bytes may be read directly (no copy): the free end of the batch being filled, or undefined
+   * while that batch is being written. The bytes read there are handed over with `commit`; until then nothing else
+   * may be pushed.
+   */
+  region(max: number): Buffer | undefined {
+    if (this.#busy[this.#filling]) return undefined;
+    const batch = this.#batches[this.#filling]!;
+    const room = Math.min(batch.length - this.#filled, this.#remaining, max);
+    return room > 0 ? batch.subarray(this.#filled, this.#filled + room) : undefined;
+  }
+
+  /** `bytes` were read into the last `region`: taken as if pushed. */
+  commit(bytes: number): void {
+    const batch = this.#batches[this.#filling]!;
+    if (this.#busy[this.#filling] || bytes > Math.min(batch.length - this.#filled, this.#remaining)) throw new RangeError('BatchWriter: commit beyond the region');
+    this.#filled += bytes;
+    this.#remaining -= bytes;
+    if (this.#filled === batch.length || this.#remaining === 0) this.#flush();
+  }
+
   /** Takes bytes (copied; there must be room for them); a batch that is full, or holds the last bytes, is written. */
   push(bytes: Uint8Array): void {
     if (!this.roomFor(bytes.length) || bytes.length > this.#remaining) throw new RangeError('BatchWriter: no room for these bytes');
@@ -76,6 +118,14 @@ export class BatchWriter {
     return this.#writes;
   }
 
+  /**
+   * Gives the batches back for other ranges, once drained and when nothing can read into them any more (no
+   * `region` in use); the writer is not used after this.
+   */
+  release(): void {
+    for (const batch of this.#batches.splice(0)) if (batch.length === BATCH && spare.length < SPARE_MAX) spare.push(batch);
+  }
+
   #flush(): void {
     const index = this.#filling;
     const batch = this.#batches[index]!;
@@ -86,11 +136,13 @@ export class BatchWriter {
     this.#filling = 1 - index;
     this.#filled = 0;
     const write = (this.#writes = this.#writes.then(async () => {
-      for (let done = 0; done < length; ) {
-        const { bytesWritten } = await this.#file.write(batch, done, length - done, at + done);
-        if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
-        done += bytesWritten;
-      }
+      await serialWrite(this.#file, async () => {
+        for (let done = 0; done < length; ) {
+          const { bytesWritten } = await this.#file.write(batch, done, length - done, at + done);
+          if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
+          done += bytesWritten;
+        }
+      });
       this.#busy[index] = false;
       this.#onWritten(length);
     }));

@@ -24,7 +24,10 @@ export interface DownloadPlan {
 }
 
 export interface DownloadOptions {
+  /** Connections to start with. */
   connections: number;
+  /** The most connections to grow to while throughput grows (connection-controller.ts). @default connections */
+  maxConnections?: number | undefined;
   verify: boolean;
   stallTimeoutMs: number;
   chunkSize?: number | undefined;

@@ -23,6 +23,8 @@ export type PullEvent =
   | { type: 'shard-verified'; shard: string; sha256: string }
   | { type: 'retry'; shard: string; attempt: number; error: string; delayMs: number }
   | { type: 'refetch'; shard: string; reason: string }
+  /** The number of connections changed: more while throughput grew, fewer when more did not help or the server said slow down. */
+  | { type: 'connections'; connections: number; reason: 'grow' | 'settle' | 'back-off' }
   /** The RAM check before downloading: a verdict, or `unknown` when the model's header could not be read. */
   | ({ type: 'fit' } & FitReport)
   | { type: 'done'; path: string; size: number; commit: string; elapsedMs: number; upToDate: boolean };

@@ -1,10 +1,11 @@
 import type { FileHandle } from 'node:fs/promises';
-import { withRetries } from '../http/retry.js';
+import { RetryableError, withRetries } from '../http/retry.js';
+import { ConnectionController, type ControllerDecision } from './connection-controller.js';
 import type { DownloadOptions, DownloadPlan } from './download-plan.js';
 import { LocationExpiredError, RangeIgnoredError, fetchRange } from './fetch-range.js';
 import { HashWorker } from './hash-worker.js';
 import type { JournalData, JournalWriter } from '../store/pull-journal.js';
-import { runJobs } from './job-queue.js';
+import { runJobs, type JobPool } from './job-queue.js';
 import type { LeanPool } from './lean-range.js';
 import type { Chunk } from '../store/chunk-plan.js';
 import { ShardProgress } from './shard-progress.js';
@@ -13,8 +14,16 @@ import { ShardVerifier } from './verify-shards.js';
 
 /** Bytes between background fdatasyncs. */
 const FLUSH_EVERY = 128 * 1024 * 1024;
+/** A throughput sample spans at least this long, and at least SAMPLE_BYTES per connection (a few write batches). */
+const SAMPLE_MS = 300;
+const SAMPLE_BYTES = 2 * 1024 * 1024;
 
 type Job = { kind: 'chunk'; chunk: Chunk } | { kind: 'stream'; shard: number };
+
+/** A job handed back to the queue by a worker that is about to stop (not a failure). */
+class JobYielded extends Error {
+  override name = 'JobYielded';
+}
 
 export interface SetRunOptions {
   plan: DownloadPlan;
@@ -46,10 +55,16 @@ export class SetRun {
   #unflushed = 0;
   #flushing: Promise<void> | undefined;
   #lastReport = 0;
+  readonly #controller: ConnectionController;
+  #pool: JobPool | undefined;
+  #queue: Job[] = [];
+  #window = { since: 0, bytes: 0 };
 
   constructor(run: SetRunOptions) {
     const { plan, options, chunks, offsets, resume, partPath } = run;
     this.#run = run;
+    const start = Math.max(1, Math.min(64, options.connections));
+    this.#controller = new ConnectionController({ start, max: Math.max(start, Math.min(64, options.maxConnections ?? start)) });
     this.#progress = new ShardProgress(plan.shards.map((s) => s.size), chunks);
     this.#verifier = new ShardVerifier({
       shards: plan.shards,
@@ -74,8 +89,14 @@ export class SetRun {
   async execute(): Promise<string[]> {
     for (;;) {
       const queue: Job[] = this.#run.chunks.filter((c) => !this.#progress.isDone(c.id)).map((chunk) => ({ kind: 'chunk', chunk }));
+      this.#queue = queue;
       try {
-        await runJobs(queue, { workers: this.#run.options.connections, signal: this.#run.options.signal, run: (job, signal) => this.#take(job, signal) });
+        await runJobs(queue, {
+          workers: this.#controller.target,
+          signal: this.#run.options.signal,
+          run: (job, signal) => this.#take(job, signal),
+          onPool: (pool) => (this.#pool = pool),
+        });
       } finally {
         await this.#flushing;
       }
@@ -94,7 +115,18 @@ export class SetRun {
     if (job.kind === 'chunk' && (this.#streaming.has(job.chunk.shard) || this.#progress.isDone(job.chunk.id))) return;
     // The disk is slower than the network: do not pile up more dirty data than two flushes' worth.
     while (this.#flushing && this.#unflushed >= 2 * FLUSH_EVERY) await this.#flushing;
-    await this.#runJob(job, signal);
+    try {
+      await this.#runJob(job, signal);
+    } catch (error) {
+      if (!(error instanceof JobYielded)) throw error;
+      // Back in the queue, first, for a connection the pool keeps; this worker stops (the pool has too many).
+      this.#queue.unshift(job);
+    }
+  }
+
+  /** More workers run than the controller wants (after a back-off): one about to retry gives its job back. */
+  #surplus(): boolean {
+    return (this.#pool?.running ?? 0) > this.#controller.target;
   }
 
   #markDone(chunk: Chunk, persist: boolean): void {
@@ -118,6 +150,33 @@ export class SetRun {
       .datasync()
       .catch(() => {})
       .finally(() => (this.#flushing = undefined));
+  }
+
+  /**
+   * Feeds the connection controller: bytes written per window, sampled only while there are jobs enough waiting for
+   * every connection (a level is judged with all its connections busy).
+   */
+  #sample(bytes: number): void {
+    const pool = this.#pool;
+    if (!pool || this.#controller.settled) return;
+    const now = performance.now();
+    const window = this.#window;
+    if (pool.waiting < this.#controller.target || window.since === 0) {
+      this.#window = { since: now, bytes: 0 };
+      return;
+    }
+    window.bytes += bytes;
+    const elapsed = now - window.since;
+    if (elapsed < SAMPLE_MS || window.bytes < SAMPLE_BYTES * this.#controller.target) return;
+    this.#window = { since: now, bytes: 0 };
+    this.#apply(this.#controller.sample((window.bytes * 1000) / elapsed));
+  }
+
+  #apply(decision: ControllerDecision): void {
+    if (!decision) return;
+    this.#pool?.resize(decision.connections);
+    this.#window = { since: 0, bytes: 0 };
+    this.#run.options.onProgress?.({ type: 'connections', ...decision });
   }
 
   #report(force = false): void {
@@ -149,7 +208,8 @@ export class SetRun {
     try {
       await withRetries(
         `Downloading ${shard.name}`,
-        async () => {
+        async (attempt) => {
+          if (attempt > 1 && job.kind === 'chunk' && this.#surplus()) throw new JobYielded();
           const flight = this.#progress.flight(shardIndex);
           const url = await this.#location(shardIndex, refresh);
           refresh = false;
@@ -178,6 +238,7 @@ export class SetRun {
                 } else {
                   flight.add(n);
                 }
+                this.#sample(n);
                 this.#report();
               },
             });
@@ -194,6 +255,8 @@ export class SetRun {
           ...options.retry,
           signal,
           onRetry: ({ error, attempt, delayMs }) => {
+            // 429 / 503: the server is asking for less; fewer connections from now on.
+            if (error instanceof RetryableError && (error.status === 429 || error.status === 503)) this.#apply(this.#controller.throttled(Date.now()));
             options.onProgress?.({ type: 'retry', shard: shard.name, attempt, error: error.message, delayMs });
           },
         },

@@ -57,7 +57,7 @@ interface PullFlags {
   file?: string;
   dir?: string;
   revision: string;
-  connections: number;
+  connections?: number;
   endpoint?: string;
   token?: string;
   json?: boolean;
@@ -77,7 +77,7 @@ export function registerPull(program: Command): void {
     .option('--file <name>', 'one file or shard set of the repo')
     .option('--dir <dir>', 'output folder (default: the model store)')
     .option('--revision <rev>', 'branch, tag or commit', 'main')
-    .addOption(new Option('--connections <n>', 'concurrent connections').argParser(positive('--connections')).default(8))
+    .addOption(new Option('--connections <n>', 'the most concurrent connections: starts with 8 (or n, if fewer) and adds more while throughput grows; fewer on 429/503 (default 32, at most 64)').argParser(positive('--connections')))
     .option('--endpoint <url>', 'hub URL (default $HF_ENDPOINT or https://huggingface.co)')
     .option('--token <token>', 'Hugging Face token (default $HF_TOKEN); sent only to the hub')
     .option('--json', 'NDJSON events and a final result object on stdout')

@@ -69,4 +69,29 @@ describe('runJobs', () => {
     controller.abort(reason);
     await expect(run).rejects.toBe(reason);
   });
+
+  it('resizes while it runs: more workers start at once, surplus ones stop after their current job', async () => {
+    let running = 0;
+    const seen: number[] = [];
+    let pool: import('../../../src/download/job-queue.js').JobPool | undefined;
+    const jobs = Array.from({ length: 40 }, (_, i) => i);
+    await runJobs(jobs, {
+      workers: 2,
+      onPool: (p) => (pool = p),
+      run: async (job) => {
+        running++;
+        seen.push(running);
+        if (job === 3) pool!.resize(6);
+        if (job === 20) pool!.resize(1);
+        await tick();
+        running--;
+      },
+    });
+    expect(Math.max(...seen.slice(0, 3))).toBe(2);
+    expect(Math.max(...seen)).toBe(6);
+    // Once the surplus workers have finished their jobs, one at a time.
+    expect(seen.slice(-10)).toEqual(Array(10).fill(1));
+    expect(pool!.running).toBe(0);
+    expect(pool!.waiting).toBe(0);
+  });
 });
