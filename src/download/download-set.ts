@@ -1,4 +1,6 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { UsageError } from '../errors.js';
 import { proxyConfigured } from '../http/send.js';
 import { completeFile } from './complete-file.js';
 import type { DownloadOptions, DownloadPlan, DownloadResult } from './download-plan.js';
@@ -22,9 +24,25 @@ async function resumeState(plan: DownloadPlan, chunkSize: number | undefined, to
 }
 
 /** Opens the `.part` to resume it, or creates it at its full size (sparse) with an empty journal. */
+/**
+ * Opens the `.part`: a resumed one without following a link, and only if it is a regular file; a fresh one after
+ * removing whatever was at its name, created exclusively. A link planted at `<target>.part` (to a user's file) is
+ * never written through.
+ */
 async function openPart(partPath: string, journal: JournalWriter, total: number, resumed: boolean): Promise<FileHandle> {
-  if (resumed) return open(partPath, 'r+');
-  const file = await open(partPath, 'w+', 0o644);
+  if (resumed) {
+    const refused = () => new UsageError(`${partPath} is not a regular file: llamactl resumes only a .part it wrote.`, { hint: 'Remove it and pull again.' });
+    const file = await open(partPath, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ELOOP' ? refused() : error;
+    });
+    if (!(await file.stat()).isFile()) {
+      await file.close();
+      throw refused();
+    }
+    return file;
+  }
+  await rm(partPath, { force: true });
+  const file = await open(partPath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     await file.truncate(total);
     await journal.update(() => {});

@@ -3,7 +3,7 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls, rootCertificates, type ConnectionOptions } from 'node:tls';
 import { UsageError } from '../errors.js';
 import { assertNetworkUrl } from '../http/bounds.js';
-import { checkContentRange } from '../http/content-range.js';
+import { isPlainRange, parseHead } from './response-head.js';
 import { isNetworkFailure } from '../http/network-errors.js';
 import { BatchWriter } from './batch-writer.js';
 
@@ -22,7 +22,6 @@ import { BatchWriter } from './batch-writer.js';
 
 /** Each socket's own buffer, for heads and the rare read that cannot go straight into a write batch. */
 const SCRATCH = 64 * 1024;
-const MAX_HEAD = 64 * 1024;
 
 export interface LeanFetch {
   url: URL;
@@ -240,42 +239,19 @@ export class LeanPool {
       };
 
       const onHead = (): boolean => {
-        const split = head!.indexOf('\r\n\r\n');
-        if (split < 0) {
-          if (head!.length > MAX_HEAD) finish(new LeanRangeError('The download server sent an oversized header.', 'ELEAN_PROTO'));
-          return true;
-        }
-        const [status = '', ...fields] = head!.subarray(0, split).toString('latin1').split('\r\n');
-        const headers = new Map<string, string>();
-        for (const field of fields) {
-          const colon = field.indexOf(':');
-          if (colon > 0) headers.set(field.slice(0, colon).trim().toLowerCase(), field.slice(colon + 1).trim());
-        }
-        const code = Number(/^HTTP\/1\.[01] (\d{3})\b/.exec(status)?.[1] ?? 0);
-        if (code === 0) {
-          finish(new LeanRangeError(`The download server answered with a bad status line: ${JSON.stringify(status.slice(0, 80))}.`, 'ELEAN_PROTO'));
+        const parsed = parseHead(head!);
+        if (parsed.kind === 'incomplete') return true;
+        if (parsed.kind === 'invalid') {
+          finish(new LeanRangeError(`The download server answered with ${parsed.reason}.`, 'ELEAN_PROTO'));
           return false;
         }
-        if (code >= 100 && code < 200) {
-          // An interim answer (103 Early Hints): the real one follows.
-          head = head!.subarray(split + 4);
-          return onHead();
-        }
-        const plain =
-          code === 206 &&
-          Number(headers.get('content-length')) === want &&
-          checkContentRange(headers.get('content-range'), { start, end, size: request.total }) === 'ok' &&
-          !headers.has('transfer-encoding') &&
-          (headers.get('content-encoding') ?? 'identity') === 'identity' &&
-          !/text\/html/i.test(headers.get('content-type') ?? '');
-        if (!plain) {
-          finish(undefined, { status: code, headers: Object.fromEntries(headers) });
+        if (!isPlainRange(parsed.code, parsed.headers, { start, end, size: request.total })) {
+          finish(undefined, { status: parsed.code, headers: Object.fromEntries(parsed.headers) });
           return false;
         }
-        keepAlive = status.startsWith('HTTP/1.1') && !/close/i.test(headers.get('connection') ?? '');
-        const rest = head!.subarray(split + 4);
+        keepAlive = parsed.keepAlive;
         head = undefined;
-        return rest.length > 0 ? body(rest, false) : true;
+        return parsed.rest.length > 0 ? body(parsed.rest, false) : true;
       };
 
       if (signal.aborted) return onAbort();

@@ -5,7 +5,7 @@
  * hub case is one more `repos` entry and one more `it`.
  */
 import { execa } from 'execa';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -85,5 +85,14 @@ describe('pull from a hostile hub, scanned', () => {
     const { result, diff } = await scanned(['pull', 'acme/ok', '--dir', 'dl']);
     expectOneLine(result, 2, /Ok\.Q4_0\.llamafile\.part\.lock is a FIFO \(named pipe\), not a regular file/);
     expect(diff).toEqual(NO_CHANGE);
+  });
+
+  it('a link planted at the .part is never written through: the user file it points to keeps its bytes', async () => {
+    await symlink(join(work, 'keep.txt'), join(work, 'dl', 'Ok.Q4_0.llamafile.part'));
+    const { result, diff } = await scanned(['pull', 'acme/ok', '--dir', 'dl', '--quiet']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(await readFile(join(work, 'keep.txt'), 'utf8')).toBe('a file of the user');
+    expect(diff.changed).toEqual([]);
+    expect(diff.added).toEqual(['home/elsewhere.json', 'work/dl/Ok.Q4_0.llamafile']);
   });
 });
