@@ -1,0 +1,32 @@
+/**
+ * What a model costs the memory budget: the GGUF-based estimate that `inspect` and the fit check use (weights + KV
+ * cache at the configured context + margin). With GPU offload and a GPU budget, the offloaded share of it counts
+ * against the GPU budget instead of RAM.
+ */
+import { inspect } from '../inspect.js';
+import { resolveModel } from '../server/resolve-model.js';
+import type { GatewayModelConfig } from './config.js';
+
+export interface ModelCost {
+  /** Bytes of RAM. */
+  ram: number;
+  /** Bytes of GPU memory (0 without offload or without a GPU budget). */
+  gpu: number;
+  /** The context the estimate is for. */
+  ctxSize: number;
+}
+
+export async function estimateModelCost(
+  model: Pick<GatewayModelConfig, 'model' | 'runtime' | 'ctxSize' | 'gpuLayers'>,
+  options: { env?: NodeJS.ProcessEnv | undefined; gpuBudget?: number | undefined } = {},
+): Promise<ModelCost> {
+  const resolved = await resolveModel(model.model, model.runtime, options.env);
+  const info = await inspect(resolved.modelPath ?? resolved.executable, { ctxSize: model.ctxSize || undefined, env: options.env });
+  const total = info.memory.totalBytes;
+  const layers = model.gpuLayers ?? 0;
+  if (options.gpuBudget === undefined || layers <= 0) return { ram: total, gpu: 0, ctxSize: info.memory.ctxSize };
+  // llama.cpp offloads the repeating blocks and then the output layer: blockCount + 1 layers in all.
+  const offloadable = (info.model.blockCount ?? layers) + 1;
+  const gpu = Math.round(total * Math.min(1, layers / offloadable));
+  return { ram: total - gpu, gpu, ctxSize: info.memory.ctxSize };
+}

@@ -1,0 +1,102 @@
+/**
+ * Relays one request to an engine and its answer back, byte for byte and chunk by chunk as it arrives (node:http on
+ * both sides, `pipeline` for backpressure: a slow reader slows the engine's socket instead of filling our memory).
+ * The client going away destroys the upstream request at once, so the engine frees the slot.
+ */
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Lease } from './scheduler.js';
+import { GatewayError } from './gateway-error.js';
+
+/** Kept-alive sockets to the engines (all on 127.0.0.1). */
+const agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 1000 });
+
+export interface RelayResult {
+  status: number;
+  /** ms from sending to the first byte of the answer's body. */
+  firstByteMs: number | undefined;
+  /** From the `usage` the engine put at the end of its answer, when it did. */
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+}
+
+const PASSED_HEADERS = ['content-type', 'cache-control'];
+
+/** Sends `body` to `path` on the lease's engine and pipes the answer into `res`. Throws GatewayError before headers. */
+export async function relay(
+  lease: Lease,
+  path: string,
+  body: Buffer,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Promise<RelayResult> {
+  const started = performance.now();
+  const upstream = await send(lease, path, body, req.headers.accept, signal);
+  const result: RelayResult = { status: upstream.statusCode ?? 502, firstByteMs: undefined, promptTokens: undefined, completionTokens: undefined };
+  const headers: Record<string, string> = {};
+  for (const name of PASSED_HEADERS) {
+    const value = upstream.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  if (headers['content-type']?.startsWith('text/event-stream')) headers['x-accel-buffering'] = 'no';
+  res.writeHead(result.status, headers);
+  res.flushHeaders();
+  // Keep only the end of the answer: that is where the engine puts `usage`.
+  let tail = '';
+  upstream.on('data', (chunk: Buffer) => {
+    result.firstByteMs ??= performance.now() - started;
+    tail = (tail + chunk.toString('latin1')).slice(-4096);
+  });
+  try {
+    await pipeline(upstream, res);
+  } catch (error) {
+    // The client left (res closed): nothing to tell anyone; pipeline has destroyed the upstream socket.
+    if (res.destroyed && !res.writableFinished) return result;
+    const crash = await lease.crashError();
+    const message = crash?.message ?? `The engine's answer broke off: ${(error as Error).message}`;
+    if (!res.destroyed) res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', code: crash?.reason ?? 'upstream_error' } })}\n\n`);
+    throw crash ?? new GatewayError(502, 'upstream_error', message);
+  }
+  const prompt = /"prompt_tokens":\s*(\d+)/g;
+  const completion = /"completion_tokens":\s*(\d+)/g;
+  result.promptTokens = lastNumber(prompt, tail);
+  result.completionTokens = lastNumber(completion, tail);
+  return result;
+}
+
+function lastNumber(pattern: RegExp, text: string): number | undefined {
+  let last: number | undefined;
+  for (const match of text.matchAll(pattern)) last = Number(match[1]);
+  return last;
+}
+
+/** The upstream response, retrying once when a kept-alive socket turns out to have been closed by the engine. */
+async function send(lease: Lease, path: string, body: Buffer, accept: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+  const { server } = lease;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Promise<IncomingMessage>((resolve, reject) => {
+        const upstream = request(
+          {
+            host: '127.0.0.1', port: server.port, path, method: 'POST', agent, signal,
+            headers: {
+              'content-type': 'application/json',
+              'content-length': body.length,
+              accept: accept ?? 'application/json, text/event-stream',
+              ...(server.client.apiKey ? { authorization: `Bearer ${server.client.apiKey}` } : {}),
+            },
+          },
+          resolve,
+        );
+        upstream.on('error', (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reused: upstream.reusedSocket })));
+        upstream.end(body);
+      });
+    } catch (error) {
+      if (signal.aborted) throw new GatewayError(499, 'cancelled', 'The client disconnected.');
+      const { code, reused } = error as NodeJS.ErrnoException & { reused?: boolean };
+      if (attempt === 0 && reused && (code === 'ECONNRESET' || code === 'EPIPE')) continue;
+      throw (await lease.crashError()) ?? new GatewayError(502, 'upstream_error', `The engine could not be reached: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
