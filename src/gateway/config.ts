@@ -89,7 +89,7 @@ export function parseGatewayConfig(text: string, file: string, env: NodeJS.Proce
     throw new UsageError(`${where(node)}: ${message}`, { hint: 'Fix the config file (see `llamactl gateway --help`).' });
   };
   const first = doc.errors[0];
-  if (first) throw new UsageError(`${file}:${first.linePos?.[0].line ?? '?'}: ${first.message.split('\n')[0]}`);
+  if (first) throw new UsageError(`${file}:${lines.linePos(first.pos[0]).line}: ${first.message.split('\n')[0]}`);
   const root = doc.contents;
   if (root === null) return {};
   if (!isMap(root)) return fail(root, 'the config must be a mapping of keys (host, port, models, …).');

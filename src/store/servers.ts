@@ -19,7 +19,8 @@ export interface ServerRecord {
   port: number;
   /** What the user asked to serve (store name or path). */
   model: string;
-  runtime: RuntimeKind;
+  /** `gateway` for a detached `llamactl gateway`. */
+  runtime: RuntimeKind | 'gateway';
   healthPath: string;
   argv: string[];
   logFile: string;

@@ -11,7 +11,10 @@ export function registerPs(program: Command): void {
     .action(async (flags: { json?: boolean }) => {
       const { listServers } = await import('../../store/servers.js');
       const servers = await listServers();
-      if (flags.json) return printJson(servers);
+      // A gateway lists the models it holds under it (state, memory estimate, idle time, requests in flight).
+      const { gatewayModels } = await import('../../gateway/gateway-record.js');
+      const held = new Map(await Promise.all(servers.filter((s) => s.runtime === 'gateway' && s.state !== 'exited').map(async (s) => [s.name, await gatewayModels(s)] as const)));
+      if (flags.json) return printJson(servers.map((s) => (held.has(s.name) ? { ...s, models: held.get(s.name) ?? null } : s)));
       if (servers.length === 0) {
         process.stdout.write('No servers running. Start one with: llamactl serve <model> --detach\n');
         return;
@@ -28,6 +31,8 @@ export function registerPs(program: Command): void {
           s.model,
         ]),
       ];
+      const { gatewayRows } = await import('../gateway-rows.js');
+      for (const [name, models] of held) rows.splice(rows.findIndex((row) => row[0] === name) + 1, 0, ...gatewayRows(models));
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
       for (const row of rows) {
         process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`);
