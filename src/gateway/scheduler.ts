@@ -116,6 +116,8 @@ export class Scheduler {
 
   async #ensureLoaded(handle: ModelHandle, signal: AbortSignal | undefined): Promise<RunningServer> {
     handle.clearTtl();
+    // Being stopped (evicted or idle) just as this request came: wait for it to be gone, then start it again.
+    while (handle.unloading) await handle.unloading;
     if (handle.server && handle.state === 'loaded') return handle.server;
     if (this.#stop.signal.aborted) throw this.#stop.signal.reason as Error;
     if (!handle.loading) {

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APIError } from '../errors.js';
-import type { ChatCompletion, ChatMessage, ChatRequest, CompletionRequest } from '../client/types.js';
+import type { ChatCompletion, ChatMessage, ChatRequest, CompletionRequest, ResponseFormat } from '../client/types.js';
 import { lookupModel, type GatewayContext } from './context.js';
 import { GatewayError, toGatewayError } from './gateway-error.js';
 import { clientGone, errorHeaders, parseJsonObject, readBody, sendJson, write } from './http-io.js';
@@ -42,8 +42,8 @@ export async function runWorkersAi(req: IncomingMessage, res: ServerResponse, ct
         ? (body.messages as ChatMessage[])
         : [{ role: 'user', content: body.prompt as string }];
       const chat: ChatRequest = {
-        messages, max_tokens: maxTokens, ...sampling,
-        ...pick(body, ['response_format', 'tools']),
+        messages, max_tokens: maxTokens, ...sampling, ...pick(body, ['tools']),
+        ...(body.response_format === undefined ? {} : { response_format: openAiFormat(body.response_format) }),
       };
       const native: CompletionRequest = { prompt: body.prompt as string, n_predict: maxTokens, ...sampling };
       if (body.stream === true) {
@@ -127,6 +127,14 @@ async function chatAllowingBadJson(chat: (request: ChatRequest, options: { signa
     if (error instanceof APIError && error.status === undefined && (error.body as ChatCompletion | undefined)?.object === 'chat.completion') return error.body as ChatCompletion;
     throw error;
   }
+}
+
+/** Workers AI puts the schema itself in `json_schema`; OpenAI (and llama-server) wrap it: `json_schema.schema`. */
+function openAiFormat(format: unknown): ResponseFormat {
+  const { type, json_schema: schema } = format as { type: string; json_schema?: Record<string, unknown> };
+  if (type !== 'json_schema') return { type: 'json_object' };
+  const wrapped = schema && typeof schema === 'object' && 'schema' in schema ? schema : { name: 'response', schema: schema ?? {} };
+  return { type: 'json_schema', json_schema: wrapped } as ResponseFormat;
 }
 
 function usageOf(answer: unknown): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {

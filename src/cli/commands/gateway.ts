@@ -81,8 +81,7 @@ async function runForeground(flags: GatewayFlags, options: Awaited<ReturnType<ty
       if (child) {
         const argv = process.argv.slice(1).map((arg, i, all) => (all[i - 1] === '--api-key' ? '<redacted>' : arg));
         await record!.saveGatewayRecord(gateway, { name: child, config: flags.config, argv }, undefined);
-        process.send?.({ type: 'ready', name: child, url: gateway.url, pid: process.pid });
-        process.disconnect?.();
+        process.send?.({ type: 'ready', name: child, url: gateway.url, pid: process.pid }, undefined, {}, () => process.disconnect?.());
       }
       const names = gateway.models().map((model) => model.name);
       if (flags.json) printJson({ type: 'ready', url: gateway.url, pid: process.pid, models: names });
