@@ -61,6 +61,7 @@ export async function streamPrediction(req: IncomingMessage, res: ServerResponse
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
   res.flushHeaders();
   const gone = clientGone(req, res);
+  const left = new Promise<void>((resolve) => gone.addEventListener('abort', () => resolve(), { once: true }));
   let sent = 0;
   while (!gone.aborted) {
     const changed = record.changed();
@@ -70,7 +71,7 @@ export async function streamPrediction(req: IncomingMessage, res: ServerResponse
       sent++;
     }
     if (isTerminal(record.status) && sent >= record.output.length) break;
-    await Promise.race([changed, new Promise((resolve) => gone.addEventListener('abort', resolve, { once: true }))]);
+    await Promise.race([changed, left]);
   }
   if (gone.aborted) return;
   if (record.status === 'failed') res.end(`event: error\n${dataLines(record.error ?? 'failed')}\n`);
