@@ -144,7 +144,7 @@ export class Scheduler {
       await this.#reserve(handle, handle.cost);
       const server = await startServer({
         model: config.model, runtime: config.runtime, ctxSize: config.ctxSize, gpuLayers: config.gpuLayers,
-        parallel: config.parallel, threads: config.threads, extraArgs: config.args, force: config.force,
+        parallel: config.parallel, threads: config.threads, extraArgs: engineArgs(config), force: config.force,
         // Each engine has its own key, so that nobody on this machine can go around the gateway to it.
         apiKey: randomBytes(24).toString('base64url'),
         host: '127.0.0.1', timeoutMs: this.#options.loadTimeoutMs, env: this.#options.env, signal: this.#stop.signal,
@@ -247,6 +247,14 @@ export class Scheduler {
       });
     });
   }
+}
+
+/** The engine answers under the gateway's name for the model (not its file path), unless told otherwise. */
+function engineArgs(config: GatewayModelConfig): string[] {
+  const args = config.args ?? [];
+  // llamafiler (`--v2`) has no --alias.
+  if (args.some((arg) => arg === '--alias' || arg === '-a' || arg === '--v2')) return [...args];
+  return ['--alias', config.name, ...args];
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

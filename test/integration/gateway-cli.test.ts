@@ -77,9 +77,6 @@ describe('llamactl gateway', () => {
   });
 
   test('a non-loopback address without a key is refused (exit 2)', async () => {
-    const result = await runCli(['gateway', '--host', '0.0.0.0', '--port', '0', '--config', join(home, 'none.yaml')], { env: { ...env, LLAMACTL_GATEWAY_KEY: '' } });
-    expect(result.exitCode).toBe(2);
-    expect(result.stderr).toMatch(/Cannot read the gateway config|Refusing to listen on 0\.0\.0\.0 without an API key/);
     await writeFile(join(home, 'none.yaml'), 'port: 0\n');
     const refused = await runCli(['gateway', '--host', '0.0.0.0', '--config', join(home, 'none.yaml')], { env: { ...env, LLAMACTL_GATEWAY_KEY: '' } });
     expect(refused.exitCode).toBe(2);

@@ -47,6 +47,7 @@ describe('gateway: OpenAI API', () => {
     const answer = await openai.chat.completions.create({ model: 'tiny-a', ...ask });
     expect(answer.choices[0]!.message.content!.length).toBeGreaterThan(0);
     expect(answer.usage?.completion_tokens).toBe(12);
+    expect(answer.model).toBe('tiny-a'); // the gateway's name, not the engine's file path
     expect(state(gateway, 'tiny-a')).toBe('loaded');
     const pid = gateway.models().find((m) => m.name === 'tiny-a')!.pid!;
     expect(isAlive(pid)).toBe(true);
