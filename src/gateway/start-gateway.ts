@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { systemMemory } from '../format/fit.js';
 import { connectHost, formatUrl } from '../server/parse-log-line.js';
+import { holdWatchdog } from '../server/watchdog.js';
 import { llamactlHome } from '../store/paths.js';
 import { KeyCheck } from './auth.js';
 import { Catalog, storeCatalogModels } from './catalog.js';
@@ -104,7 +105,13 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
     });
     void route(req, res, ctx, routerOptions);
   });
-  await listen(server, host, pick('port') ?? DEFAULT_GATEWAY_PORT);
+  // Engines come and go; the watchdog that takes them along if we are killed stays, so a cold start does not wait
+  // for a node process to boot beside the engine.
+  const releaseWatchdog = holdWatchdog();
+  await listen(server, host, pick('port') ?? DEFAULT_GATEWAY_PORT).catch((error: unknown) => {
+    releaseWatchdog();
+    throw error;
+  });
   const port = (server.address() as AddressInfo).port;
   url = formatUrl(connectHost(host), port);
   const preloading = scheduler.preload(preload);
@@ -131,6 +138,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
         server.closeAllConnections();
         await scheduler.close();
         await preloading;
+        releaseWatchdog();
       })();
       return closing;
     },
