@@ -110,4 +110,27 @@ describe('gateway: scheduling', () => {
     expect(isAlive(pid)).toBe(false);
     expect(state(gateway, 'tiny-b')).toBe('loaded');
   });
+
+  test('preload starts the listed models at launch, one after another', async () => {
+    const loads: string[] = [];
+    const gateway = await fixture.start({ preload: ['tiny-b', 'tiny-a'], onEvent: (event) => event.type === 'load' && loads.push(event.model) });
+    await eventually(() => state(gateway, 'tiny-a') === 'loaded' && state(gateway, 'tiny-b') === 'loaded');
+    expect(loads).toEqual(['tiny-b', 'tiny-a']);
+    expect(state(gateway, 'tiny-c')).toBe('unloaded');
+  });
+
+  test('close() lets an in-flight request finish, refuses new connections, then stops the engines', async () => {
+    const gateway = await fixture.start({ models: [{ ...fixture.models.a, ctxSize: 2048 }] });
+    const openai = client(gateway.url);
+    await openai.completions.create(ask('tiny-a'));
+    const pid = pidOf(gateway, 'tiny-a')!;
+    const inFlight = openai.completions.create({ ...ask('tiny-a', 200), ignore_eos: true } as never);
+    await eventually(() => gateway.models()[0]!.inFlight === 1);
+    const closing = gateway.close({ graceMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(fetch(`${gateway.url}/health`)).rejects.toThrow();
+    expect(((await inFlight) as unknown as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(200);
+    await closing;
+    expect(isAlive(pid)).toBe(false);
+  });
 });
