@@ -8,7 +8,7 @@
  *  (d) cold start: a request for an unloaded model until its first byte, vs. startServer()'s ready time (≤ +30 ms);
  *  (e) (a) and (d) against llama-server's own router mode (`llama-server --models-dir DIR`, same build, same models).
  * Rounds alternate gateway/direct so that machine noise hits both. Needs `npm run build` and the engine.
- * Options: --rounds N (default 200 for (a)), --seconds S for (c) (default 8), --json. Linux (reads the engine's port
+ * Options: --rounds N (default 200 for (a)), --seconds S for (c) (default 16), --only abcde, --json. Linux (reads the engine's port
  * and key from /proc, as the test helpers do).
  */
 import { spawn } from 'node:child_process';
@@ -22,8 +22,10 @@ import { performance } from 'node:perf_hooks';
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const rounds = option('--rounds', 200);
-const seconds = option('--seconds', 8);
+const seconds = option('--seconds', 16);
 const asJson = args.includes('--json');
+/** --only abcde: run some of the parts. */
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcde';
 
 const { findEngine, ensureEngine } = await import('../dist/engine/engine.js');
 const { ensureTinyModel, writeTinyModel, vocabPath } = await import('../dist/engine/tiny-model.js');
@@ -137,18 +139,26 @@ async function streaming(gateway, direct) {
   return { via, direct: straight, addedTtft: round2(via.ttft - straight.ttft), addedPerChunk: round2(via.perChunk - straight.perChunk) };
 }
 
-/** (c): 16 clients, 8 per model, for `seconds`; completion tokens per second. */
+/** CPU ms per request of this process (load generator, plus the gateway when it is in the path). */
+const cpuPerRequest = [];
+
+/** (c): 16 clients, 8 per model, for a quarter of `seconds`; completion tokens per second. */
 async function throughput(targets) {
-  const deadline = performance.now() + seconds * 1000;
+  const deadline = performance.now() + (seconds * 1000) / 4;
   let tokens = 0;
+  let requests = 0;
   const client = async ({ base, key, model }) => {
     while (performance.now() < deadline) {
+      requests++;
       const { text } = await post(base, '/v1/completions', { prompt: 'Hello', max_tokens: 16, temperature: 0, ...(model ? { model } : {}) }, key);
       tokens += JSON.parse(text).usage?.completion_tokens ?? 0;
     }
   };
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(Array.from({ length: 16 }, (_, i) => client(targets[i % 2])));
+  const used = process.cpuUsage(cpu);
+  cpuPerRequest.push({ side: targets[0].model ? 'via' : 'direct', ms: (used.user + used.system) / 1000 / requests });
   return round2(tokens / ((performance.now() - started) / 1000));
 }
 
@@ -212,7 +222,7 @@ async function routerMode() {
 const results = {};
 try {
   const models = [{ name: 'tiny-a', model: ggufA, ...small }, { name: 'tiny-b', model: ggufB, ...small }];
-  {
+  if (/[ab]/.test(only)) {
     const gateway = await startGateway({ port: 0, ttlMs: 0, models });
     await post(gateway.url, '/v1/completions', { ...one, model: 'tiny-a' });
     const direct = await engineOf(gateway, 'tiny-a');
@@ -224,34 +234,43 @@ try {
     log(`    ${JSON.stringify(results.b)}`);
     await gateway.close();
   }
-  {
+  if (only.includes('c')) {
     const wide = models.map((model) => ({ ...model, ctxSize: 2048, parallel: 8, threads: 1 }));
     const gateway = await startGateway({ port: 0, ttlMs: 0, models: wide, queueSize: 64 });
     await Promise.all(['tiny-a', 'tiny-b'].map((model) => post(gateway.url, '/v1/completions', { ...one, model })));
     const direct = await Promise.all(['tiny-a', 'tiny-b'].map((name) => engineOf(gateway, name)));
     log('(c) 16 clients over two models …');
-    const viaGateway = await throughput([{ base: gateway.url, model: 'tiny-a' }, { base: gateway.url, model: 'tiny-b' }]);
-    const straight = await throughput(direct.map((d) => ({ base: d.url, key: d.key })));
-    results.c = { viaTokensPerS: viaGateway, directTokensPerS: straight, ratio: round2(viaGateway / straight) };
+    // ABBA order over four slices, so that drift in the machine's load hits both sides alike.
+    const via = () => throughput([{ base: gateway.url, model: 'tiny-a' }, { base: gateway.url, model: 'tiny-b' }]);
+    const straightTo = () => throughput(direct.map((d) => ({ base: d.url, key: d.key })));
+    const slices = [await via(), await straightTo(), await straightTo(), await via()];
+    const viaGateway = round2((slices[0] + slices[3]) / 2);
+    const straight = round2((slices[1] + slices[2]) / 2);
+    const cpuOf = (side) => round2(median(cpuPerRequest.filter((entry) => entry.side === side).map((entry) => entry.ms)));
+    results.c = { viaTokensPerS: viaGateway, directTokensPerS: straight, ratio: round2(viaGateway / straight), gatewayCpuMsPerRequest: round2(cpuOf('via') - cpuOf('direct')) };
     log(`    ${JSON.stringify(results.c)}`);
     await gateway.close();
   }
-  log('(d) cold start …');
-  results.d = await coldStart();
-  log(`    ${JSON.stringify(results.d)}`);
-  log('(e) llama-server router mode …');
-  results.e = await routerMode().catch((error) => ({ available: false, reason: String(error) }));
-  log(`    ${JSON.stringify(results.e)}`);
+  if (only.includes('d')) {
+    log('(d) cold start …');
+    results.d = await coldStart();
+    log(`    ${JSON.stringify(results.d)}`);
+  }
+  if (only.includes('e')) {
+    log('(e) llama-server router mode …');
+    results.e = await routerMode().catch((error) => ({ available: false, reason: String(error) }));
+    log(`    ${JSON.stringify(results.e)}`);
+  }
 } finally {
   agent.destroy();
   await rm(work, { recursive: true, force: true });
 }
-if (asJson) console.log(JSON.stringify(results));
+if (asJson || only !== 'abcde') console.log(JSON.stringify(results));
 else {
   const { a, b, c, d, e } = results;
   console.log(`(a) added latency, non-streamed: median ${a.addedMedian} ms (target ≤ 1), p99 ${a.addedP99} ms (target ≤ 3); direct ${a.direct.median}/${a.direct.p99} ms`);
   console.log(`(b) streaming: first chunk +${b.addedTtft} ms, per chunk +${b.addedPerChunk} ms (target ≤ 0.5); direct ${b.direct.ttft} / ${b.direct.perChunk} ms`);
-  console.log(`(c) 16 clients, two models: ${c.viaTokensPerS} vs ${c.directTokensPerS} tokens/s direct = ${c.ratio}× (target ≥ 0.95)`);
+  console.log(`(c) 16 clients, two models: ${c.viaTokensPerS} vs ${c.directTokensPerS} tokens/s direct = ${c.ratio}× (target ≥ 0.95); the gateway spends ${c.gatewayCpuMsPerRequest} ms CPU per request`);
   console.log(`(d) cold start: first byte ${d.gatewayFirstByte} ms vs startServer ready ${d.startServerReady} ms = +${d.added} ms (target ≤ +30); a fresh gateway's very first load ${d.firstEverFirstByte} ms`);
   console.log(e.available
     ? `(e) llama-server router mode: cold first byte ${e.coldFirstByte} ms; warm non-streamed median ${e.median} ms, p99 ${e.p99} ms (gateway ${a.via.median}/${a.via.p99} ms)`

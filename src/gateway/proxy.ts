@@ -20,7 +20,8 @@ export interface RelayResult {
   completionTokens: number | undefined;
 }
 
-const PASSED_HEADERS = ['content-type', 'cache-control'];
+// content-length too: a plain answer then goes out without chunked framing, in fewer writes.
+const PASSED_HEADERS = ['content-type', 'content-length', 'cache-control'];
 
 /** Sends `body` to `path` on the lease's engine and pipes the answer into `res`. Throws GatewayError before headers. */
 export async function relay(
@@ -40,8 +41,8 @@ export async function relay(
     if (typeof value === 'string') headers[name] = value;
   }
   if (headers['content-type']?.startsWith('text/event-stream')) headers['x-accel-buffering'] = 'no';
+  // Not flushed on their own: the headers leave with the first chunk of the body, one write fewer per request.
   res.writeHead(result.status, headers);
-  res.flushHeaders();
   // Keep only the end of the answer: that is where the engine puts `usage`.
   let tail = '';
   upstream.on('data', (chunk: Buffer) => {
