@@ -133,4 +133,32 @@ describe('gateway: scheduling', () => {
     await closing;
     expect(isAlive(pid)).toBe(false);
   });
+
+  test('budget for one model: never two loads at once; a busy model is not unloaded, the other waits (bounded, then 503)', async () => {
+    const cost = await costs(fixture);
+    const events: string[] = [];
+    const gateway = await fixture.start({
+      memoryBudget: Math.max(cost.a, cost.b) + 2 ** 20, queueTimeoutMs: 60_000,
+      onEvent: (event) => (event.type === 'load' || event.type === 'unload') && events.push(`${event.type} ${event.model}`),
+    });
+    const openai = client(gateway.url);
+    const both = await Promise.all([openai.completions.create(ask('tiny-a', 16)), openai.completions.create(ask('tiny-b', 16))]);
+    expect(both.map((answer) => answer.usage?.completion_tokens)).toEqual([16, 16]);
+    // Whichever came first ran; the other was loaded only after it was unloaded.
+    expect(events).toHaveLength(3);
+    expect(events[1]).toBe(events[0]!.replace('load', 'unload'));
+    expect(events[2]).toMatch(/^load /);
+    await gateway.close();
+
+    const impatient = await fixture.start({ memoryBudget: Math.max(cost.a, cost.b) + 2 ** 20, queueTimeoutMs: 500, models: [{ ...fixture.models.a, ctxSize: 2048 }, fixture.models.b] });
+    const long = fetch(`${impatient.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...ask('tiny-a', 1500), ignore_eos: true }) });
+    await eventually(() => impatient.models()[0]!.inFlight === 1 && state(impatient, 'tiny-a') === 'loaded');
+    const refused = await fetch(`${impatient.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask('tiny-b')) });
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('memory_busy');
+    expect((await long).status).toBe(200);
+    expect(state(impatient, 'tiny-a')).toBe('loaded');
+  });
 });
+

@@ -47,6 +47,8 @@ describe('gateway: Workers AI API', () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ result: { response: expect.any(String), usage: { completion_tokens: 5 } }, success: true, errors: [], messages: [] });
+    const short = await fetch(`${gateway.url}/ai/run/@cf/llamactl/tiny-a`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ prompt: 'Hi', max_tokens: 2 }) });
+    expect(await short.json()).toMatchObject({ success: true, result: { usage: { completion_tokens: 2 } } });
   });
 
   test('JSON mode answers with the parsed object', async () => {
