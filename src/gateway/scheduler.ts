@@ -147,7 +147,7 @@ export class Scheduler {
         parallel: config.parallel, threads: config.threads, extraArgs: engineArgs(config), force: config.force,
         // Each engine has its own key, so that nobody on this machine can go around the gateway to it.
         apiKey: randomBytes(24).toString('base64url'),
-        host: '127.0.0.1', timeoutMs: this.#options.loadTimeoutMs, env: this.#options.env, signal: this.#stop.signal,
+        host: '127.0.0.1', timeoutMs: this.#options.loadTimeoutMs, env: engineEnv(this.#options.env), signal: this.#stop.signal,
       });
       handle.loaded(server);
       void server.exited.then((exit) => {
@@ -247,6 +247,13 @@ export class Scheduler {
       });
     });
   }
+}
+
+/** The gateway's own keys stay out of the engines' environments. */
+function engineEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of Object.keys(copy)) if (name.startsWith('LLAMACTL_GATEWAY_')) delete copy[name];
+  return copy;
 }
 
 /** The engine answers under the gateway's name for the model (not its file path), unless told otherwise. */

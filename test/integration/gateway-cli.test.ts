@@ -89,6 +89,10 @@ describe('llamactl gateway', () => {
     expect(await complete(gateway.url)).toBe(200);
     const engine = await enginePid();
     expect(isAlive(engine)).toBe(true);
+    // The engine has a key of its own; the gateway's key is in neither its argv nor its environment.
+    expect(await readFile(`/proc/${engine}/cmdline`, 'utf8')).not.toContain(KEY);
+    expect(await readFile(`/proc/${engine}/environ`, 'utf8')).not.toContain(KEY);
+    expect(await readFile(`/proc/${engine}/environ`, 'utf8')).toContain('LLAMA_API_KEY=');
     const table = await runCli(['ps'], { env });
     expect(table.stdout).toMatch(/gateway\s+ready/);
     expect(table.stdout).toMatch(/└ tiny-a\s+loaded/);

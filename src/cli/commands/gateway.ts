@@ -109,6 +109,7 @@ async function gatewayOptions(flags: GatewayFlags) {
   const ttlMs = flags.ttl === undefined ? undefined : parseDuration(flags.ttl);
   if (flags.ttl !== undefined && ttlMs === undefined) throw new UsageError(`Bad --ttl ${JSON.stringify(flags.ttl)}: expected a duration such as 10m, 30s or 0.`);
   const inherited = process.env[CHILD_ENV] ? (JSON.parse(process.env[KEYS_ENV] ?? '[]') as string[]) : [];
+  delete process.env[KEYS_ENV];
   const apiKeys = [...flags.apiKey, ...inherited];
   return {
     config: flags.config,
