@@ -3,6 +3,8 @@
  * cache at the configured context + margin). With GPU offload and a GPU budget, the offloaded share of it counts
  * against the GPU budget instead of RAM.
  */
+import { stat } from 'node:fs/promises';
+import { MEMORY_MARGIN } from '../format/fit.js';
 import { inspect } from '../inspect.js';
 import { resolveModel } from '../server/resolve-model.js';
 import type { GatewayModelConfig } from './config.js';
@@ -21,7 +23,14 @@ export async function estimateModelCost(
   options: { env?: NodeJS.ProcessEnv | undefined; gpuBudget?: number | undefined } = {},
 ): Promise<ModelCost> {
   const resolved = await resolveModel(model.model, model.runtime, options.env);
-  const info = await inspect(resolved.modelPath ?? resolved.executable, { ctxSize: model.ctxSize || undefined, env: options.env });
+  const weights = resolved.modelPath ?? resolved.executable;
+  const info = await inspect(weights, { ctxSize: model.ctxSize || undefined, env: options.env }).catch(() => undefined);
+  if (!info) {
+    // A header we cannot read (a GGUF version newer than our reader, say) must not block the start, as in `serve`:
+    // the file's size stands in for the weights, and the engine says better than we can if the file is broken.
+    const size = (await stat(weights)).size;
+    return { ram: Math.round(size * (1 + MEMORY_MARGIN.fraction)) + MEMORY_MARGIN.fixedBytes, gpu: 0, ctxSize: model.ctxSize ?? 0 };
+  }
   const total = info.memory.totalBytes;
   const layers = model.gpuLayers ?? 0;
   if (options.gpuBudget === undefined || layers <= 0) return { ram: total, gpu: 0, ctxSize: info.memory.ctxSize };

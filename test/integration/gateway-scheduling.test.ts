@@ -3,6 +3,8 @@
  * the per-model queue (429 with Retry-After), cancel mid-stream freeing the engine's slot, an engine killed
  * mid-request (502 with its log tail, `failed` in /v1/models, then recovery), idle TTL. Process tables are checked.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { isAlive } from '../../src/server/terminate-group.js';
@@ -159,6 +161,24 @@ describe('gateway: scheduling', () => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('memory_busy');
     expect((await long).status).toBe(200);
     expect(state(impatient, 'tiny-a')).toBe('loaded');
+  });
+
+  test('a model whose engine cannot start: 502 with its output, `failed`, then backoff (503 with Retry-After)', async () => {
+    const corrupt = join(fixture.home, 'corrupt.gguf');
+    await writeFile(corrupt, Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(64, 0xff)]));
+    const gateway = await fixture.start({ models: [{ ...fixture.models.a, name: 'broken', model: corrupt, aliases: [] }] });
+    const post = () => fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask('broken')) });
+    const first = await post();
+    expect(first.status).toBe(502);
+    const body = (await first.json()) as { error: { message: string; code: string } };
+    expect(body.error.code).toBe('load_failed');
+    expect(body.error.message).toContain('--- last output ---');
+    expect(gateway.models()[0]).toMatchObject({ state: 'failed', failure: expect.stringContaining('could not be started') });
+    expect((await post()).status).toBe(502); // the next request tries again at once
+    const third = await post(); // after two failures in a row: backoff
+    expect(third.status).toBe(503);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await third.json()) as { error: { code: string } }).error.code).toBe('engine_failed');
   });
 });
 
