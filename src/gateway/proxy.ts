@@ -56,7 +56,11 @@ export async function relay(
     if (res.destroyed && !res.writableFinished) return result;
     const crash = await lease.crashError();
     const message = crash?.message ?? `The engine's answer broke off: ${(error as Error).message}`;
-    if (!res.destroyed) res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', code: crash?.reason ?? 'upstream_error' } })}\n\n`);
+    // The status is gone already: a stream ends with an error event (the OpenAI clients throw it), a plain answer is
+    // cut off (its client sees a broken body, not a short one that looks whole).
+    if (headers['content-type']?.startsWith('text/event-stream') && !res.destroyed) {
+      res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', code: crash?.reason ?? 'upstream_error' } })}\n\n`);
+    } else res.destroy();
     throw crash ?? new GatewayError(502, 'upstream_error', message);
   }
   const prompt = /"prompt_tokens":\s*(\d+)/g;
