@@ -1,10 +1,9 @@
 /**
  * Relays one request to an engine and its answer back, byte for byte and chunk by chunk as it arrives (node:http on
- * both sides, `pipeline` for backpressure: a slow reader slows the engine's socket instead of filling our memory).
+ * both sides, with backpressure: a slow reader slows the engine's socket instead of filling our memory).
  * The client going away destroys the upstream request at once, so the engine frees the slot.
  */
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { Lease } from './scheduler.js';
 import { GatewayError } from './gateway-error.js';
 
@@ -45,15 +44,14 @@ export async function relay(
   res.writeHead(result.status, headers);
   // Keep only the end of the answer: that is where the engine puts `usage`.
   let tail = '';
-  upstream.on('data', (chunk: Buffer) => {
-    result.firstByteMs ??= performance.now() - started;
-    tail = (tail + chunk.toString('latin1')).slice(-4096);
-  });
   try {
-    await pipeline(upstream, res);
+    const outcome = await pump(upstream, res, (chunk) => {
+      result.firstByteMs ??= performance.now() - started;
+      tail = (tail + chunk.toString('latin1')).slice(-4096);
+    });
+    // The client left: nothing to tell anyone; the upstream socket is destroyed, so the engine frees the slot.
+    if (outcome === 'gone') return result;
   } catch (error) {
-    // The client left (res closed): nothing to tell anyone; pipeline has destroyed the upstream socket.
-    if (res.destroyed && !res.writableFinished) return result;
     const crash = await lease.crashError();
     const message = crash?.message ?? `The engine's answer broke off: ${(error as Error).message}`;
     // The status is gone already: a stream ends with an error event (the OpenAI clients throw it), a plain answer is
@@ -68,6 +66,41 @@ export async function relay(
   result.promptTokens = lastNumber(prompt, tail);
   result.completionTokens = lastNumber(completion, tail);
   return result;
+}
+
+/**
+ * Copies the engine's answer into `res` chunk by chunk, pausing the engine's socket while `res` is full. Resolves
+ * `done`, or `gone` when the client left first (the upstream request is destroyed then); rejects when the engine's
+ * side breaks off (unlike `pipeline`, which would destroy `res` too and leave no way to say why).
+ */
+function pump(upstream: IncomingMessage, res: ServerResponse, onChunk: (chunk: Buffer) => void): Promise<'done' | 'gone'> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (then: () => void) => {
+      if (settled) return;
+      settled = true;
+      then();
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      onChunk(chunk);
+      if (!res.write(chunk)) upstream.pause();
+    });
+    res.on('drain', () => upstream.resume());
+    upstream.on('end', () => settle(() => {
+      res.end();
+      resolve('done');
+    }));
+    upstream.on('error', (error) => settle(() => reject(error)));
+    upstream.on('close', () => {
+      if (!upstream.complete) settle(() => reject(new Error('the engine closed the connection')));
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) settle(() => {
+        upstream.destroy();
+        resolve('gone');
+      });
+    });
+  });
 }
 
 function lastNumber(pattern: RegExp, text: string): number | undefined {

@@ -180,5 +180,19 @@ describe('gateway: scheduling', () => {
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(((await third.json()) as { error: { code: string } }).error.code).toBe('engine_failed');
   });
+
+  test('an engine killed mid-stream: the stream ends with an error event carrying its last log lines', async () => {
+    const gateway = await fixture.start({ models: [{ ...fixture.models.a, ctxSize: 2048 }] });
+    const openai = client(gateway.url);
+    const stream = await openai.completions.create({ ...ask('tiny-a', 2000), ignore_eos: true, stream: true } as never) as unknown as AsyncIterable<unknown>;
+    let chunks = 0;
+    const error = await (async () => {
+      for await (const _ of stream) if (++chunks === 3) process.kill(pidOf(gateway, 'tiny-a')!, 'SIGKILL');
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as Error).message).toContain('was killed by SIGKILL');
+    expect((error as Error).message).toContain('--- last output ---');
+    await eventually(() => state(gateway, 'tiny-a') === 'failed');
+  });
 });
 
