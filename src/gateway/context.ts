@@ -13,8 +13,8 @@ export interface GatewayContext {
   metrics: GatewayMetrics;
   predictions: PredictionStore;
   maxBodyBytes: number;
-  /** The gateway's own URL as clients reach it (for Replicate's `urls`). */
-  baseUrl: () => string;
+  /** The gateway's own URL as this client reached it (the Host it sent, else the listening address), for `urls`. */
+  baseUrl: (req?: IncomingMessage) => string;
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: GatewayContext) => Promise<void>;

@@ -33,17 +33,17 @@ export async function createPrediction(req: IncomingMessage, res: ServerResponse
     clearTimeout(timer);
     gone.removeEventListener('abort', onGone);
   }
-  sendJson(res, 201, view(record, ctx), { location: `${ctx.baseUrl()}/v1/predictions/${record.id}` });
+  sendJson(res, 201, view(record, ctx, req), { location: `${ctx.baseUrl(req)}/v1/predictions/${record.id}` });
 }
 
 /** GET /v1/predictions/{id} */
-export function getPrediction(_req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, id: string): Promise<void> {
-  sendJson(res, 200, view(found(ctx, id), ctx));
+export function getPrediction(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, id: string): Promise<void> {
+  sendJson(res, 200, view(found(ctx, id), ctx, req));
   return Promise.resolve();
 }
 
 /** POST /v1/predictions/{id}/cancel */
-export async function cancelPrediction(_req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, id: string): Promise<void> {
+export async function cancelPrediction(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, id: string): Promise<void> {
   const record = found(ctx, id);
   if (!isTerminal(record.status)) {
     record.status = 'canceled';
@@ -51,7 +51,7 @@ export async function cancelPrediction(_req: IncomingMessage, res: ServerRespons
     record.controller.abort();
     record.notify();
   }
-  sendJson(res, 200, view(record, ctx));
+  sendJson(res, 200, view(record, ctx, req));
 }
 
 /** GET /v1/streams/{streamId}: the tokens so far, then each new one as it comes, then `done`. */
@@ -104,8 +104,8 @@ function dataLines(text: string): string {
 }
 
 /** The prediction object as Replicate's API returns it. */
-function view(record: PredictionRecord, ctx: GatewayContext): Record<string, unknown> {
-  const base = ctx.baseUrl();
+function view(record: PredictionRecord, ctx: GatewayContext, req: IncomingMessage): Record<string, unknown> {
+  const base = ctx.baseUrl(req);
   const iso = (date: Date | undefined) => date?.toISOString() ?? null;
   return {
     id: record.id,

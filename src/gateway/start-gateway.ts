@@ -92,7 +92,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
   const metrics = new GatewayMetrics(() => scheduler.status());
   const predictions = new PredictionStore();
   let url = '';
-  const ctx: GatewayContext = { catalog, scheduler, metrics, predictions, maxBodyBytes: pick('maxBodyBytes') ?? 8 * 2 ** 20, baseUrl: () => url };
+  const ctx: GatewayContext = { catalog, scheduler, metrics, predictions, maxBodyBytes: pick('maxBodyBytes') ?? 8 * 2 ** 20, baseUrl: (req) => urlFor(req, url) };
   const routerOptions = { keys: new KeyCheck(keys), adminKey: options.adminKey ? new KeyCheck([options.adminKey]) : undefined };
 
   let active = 0;
@@ -152,6 +152,12 @@ async function readConfig(config: StartGatewayOptions['config'], env: NodeJS.Pro
   if (typeof config === 'string') return loadGatewayConfig(config, env);
   const fallback = join(llamactlHome(env), 'gateway.yaml');
   return existsSync(fallback) ? loadGatewayConfig(fallback, env) : {};
+}
+
+/** Replicate's clients follow `urls.stream`: it must name the address the client used (a remote one, behind 0.0.0.0). */
+function urlFor(req: { headers: { host?: string | undefined } } | undefined, fallback: string): string {
+  const host = req?.headers.host;
+  return host && /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$/.test(host) ? `http://${host}` : fallback;
 }
 
 function isLoopback(host: string): boolean {
