@@ -38,10 +38,10 @@ const cpuMs = () => {
 const server = urlArg ? { url: urlArg, stop: async () => {} } : await startTinyServer();
 
 async function startTinyServer() {
-  const { findEngine, ensureEngine } = await import('../dist/engine/engine.js');
-  const { ensureTinyModel } = await import('../dist/engine/tiny-model.js');
+  const { findLlamaCppBuild, ensureLlamaCppBuild } = await import('../dist/demo/llama-cpp-build.js');
+  const { ensureTinyModel } = await import('../dist/demo/tiny-model.js');
   const { startServer } = await import('../dist/server/start-server.js');
-  const engine = (await findEngine()) ?? (await ensureEngine({ onProgress: (m) => console.error(`engine: ${m}`) }));
+  const engine = (await findLlamaCppBuild()) ?? (await ensureLlamaCppBuild({ onProgress: (m) => console.error(`engine: ${m}`) }));
   const model = await ensureTinyModel(engine);
   return startServer({ model, runtime: engine.serverPath, ctxSize: 512, parallel: 1 });
 }

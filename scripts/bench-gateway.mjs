@@ -27,14 +27,14 @@ const asJson = args.includes('--json');
 /** --only abcde: run some of the parts. */
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcde';
 
-const { findEngine, ensureEngine } = await import('../dist/engine/engine.js');
-const { ensureTinyModel, writeTinyModel, vocabPath } = await import('../dist/engine/tiny-model.js');
+const { findLlamaCppBuild, ensureLlamaCppBuild } = await import('../dist/demo/llama-cpp-build.js');
+const { ensureTinyModel, writeTinyModel, vocabPath } = await import('../dist/demo/tiny-model.js');
 const { startServer } = await import('../dist/server/start-server.js');
 const { startGateway } = await import('../dist/gateway/start-gateway.js');
 
 const engine = process.env.LLAMACTL_BENCH_SERVER
   ? { serverPath: process.env.LLAMACTL_BENCH_SERVER, sourceDir: process.env.LLAMACTL_BENCH_SOURCE }
-  : ((await findEngine()) ?? (await ensureEngine({ onProgress: (m) => console.error(`engine: ${m}`) })));
+  : ((await findLlamaCppBuild()) ?? (await ensureLlamaCppBuild({ onProgress: (m) => console.error(`engine: ${m}`) })));
 const work = await mkdtemp(join(tmpdir(), 'llamactl-bench-gateway-'));
 const ggufA = join(work, 'tiny-a.gguf');
 const ggufB = join(work, 'tiny-b.gguf');

@@ -16,11 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-if (!existsSync(join(root, 'dist/hub/local-hub.js'))) {
+if (!existsSync(join(root, 'dist/demo/local-hub.js'))) {
   console.error('bench-pull: run `npm run build` first (the benchmark uses dist/).');
   process.exit(1);
 }
-const { LocalHub, generatedBytes } = await import(join(root, 'dist/hub/local-hub.js'));
+const { LocalHub, generatedBytes } = await import(join(root, 'dist/demo/local-hub.js'));
 const CLI = join(root, 'bin/llamactl.js');
 
 const { values: args } = parseArgs({

@@ -23,15 +23,15 @@ const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 0) || 9;
 const asJson = args.includes('--json');
 const skipTight = args.includes('--no-tight');
 
-const { findEngine, ensureEngine } = await import('../dist/engine/engine.js');
-const { ensureTinyModel } = await import('../dist/engine/tiny-model.js');
+const { findLlamaCppBuild, ensureLlamaCppBuild } = await import('../dist/demo/llama-cpp-build.js');
+const { ensureTinyModel } = await import('../dist/demo/tiny-model.js');
 const { startServer } = await import('../dist/server/start-server.js');
 const { terminateGroup } = await import('../dist/server/terminate-group.js');
 
 // LLAMACTL_BENCH_SERVER / LLAMACTL_BENCH_GGUF: run with a given binary and model (e.g. on another machine).
 const engine = process.env.LLAMACTL_BENCH_SERVER
   ? { serverPath: process.env.LLAMACTL_BENCH_SERVER }
-  : ((await findEngine()) ?? (await ensureEngine({ onProgress: (m) => console.error(`engine: ${m}`) })));
+  : ((await findLlamaCppBuild()) ?? (await ensureLlamaCppBuild({ onProgress: (m) => console.error(`engine: ${m}`) })));
 const gguf = process.env.LLAMACTL_BENCH_GGUF ?? (await ensureTinyModel(engine));
 const flags = ['-c', '256', '-t', '1', '-np', '1'];
 

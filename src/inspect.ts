@@ -6,21 +6,19 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { FormatError, NotFoundError, UsageError } from './errors.js';
-import { createAgent } from './hub/http.js';
-import { checkFit, estimateMemory, systemMemory } from './format/fit.js';
+import { checkFit, systemMemory } from './format/fit.js';
 import type { FitVerdict, MemoryEstimate, SystemMemory } from './format/fit.js';
-import { HttpShardSource } from './format/http-source.js';
-import { readLlamafile } from './format/llamafile.js';
+import { estimateFromHeader, type HeaderEstimate } from './format/header-estimate.js';
 import type { LlamafileInfo } from './format/llamafile.js';
-import { summarizeModel } from './format/model-summary.js';
 import type { ModelSummary } from './format/model-summary.js';
 import { LocalShardSource } from './format/shard-source.js';
-import { FileSource, PrefetchSource } from './format/source.js';
+import { FileSource } from './format/source.js';
 import type { RandomAccessSource } from './format/source.js';
-import { DEFAULT_ENDPOINT, HubClient, resolveUrl } from './hub/client.js';
-import { parseModelRef } from './hub/ref.js';
+import { createAgent } from './http/send.js';
+import { HubClient } from './hub/hub-client.js';
+import { estimateRemote } from './hub/remote-header.js';
+import { locateModel, resolveModel } from './hub/resolve-model.js';
 import { groupShardSets, parseShardName } from './hub/shards.js';
-import { chooseSet, safeOrigin } from './pull.js';
 import { findModel } from './store/models.js';
 
 export interface InspectOptions {
@@ -66,9 +64,6 @@ export interface InspectResult {
   remote: { requests: number; bytes: number } | undefined;
 }
 
-/** llamafile's default context since 0.8.14 (fact sheet A2). */
-export const LLAMAFILE_DEFAULT_CTX = 8192;
-
 /** Reads a model's metadata and estimates its memory. `target`: a path, several `.catN` paths, a store name or a hub ref. */
 export async function inspect(target: string | string[], options: InspectOptions = {}): Promise<InspectResult> {
   const env = options.env ?? process.env;
@@ -76,11 +71,7 @@ export async function inspect(target: string | string[], options: InspectOptions
   if (targets.length === 0) throw new UsageError('Name a model, a file or a hub ref to inspect.');
   const local = await localFiles(targets);
   if (local) {
-    return inspectSource(await LocalShardSource.open(local), {
-      origin: local.length > 1 ? 'shards' : 'file',
-      files: local,
-      options,
-    });
+    return inspectLocal(await LocalShardSource.open(local), { origin: local.length > 1 ? 'shards' : 'file', files: local }, options);
   }
   if (targets.length > 1) throw new NotFoundError(`No such files: ${targets.join(', ')}`);
   const name = targets[0]!;
@@ -89,7 +80,7 @@ export async function inspect(target: string | string[], options: InspectOptions
     throw error;
   });
   if (stored) {
-    return inspectSource(await FileSource.open(stored.path), { origin: 'store', files: [stored.path], options });
+    return inspectLocal(await FileSource.open(stored.path), { origin: 'store', files: [stored.path] }, options);
   }
   if (/^[\w.-]+\/[\w.-]+(:[\w.-]+)?$/.test(name) || /^https?:\/\//i.test(name)) return inspectRemote(name, options, env);
   throw new NotFoundError(`${name} is not a file, a model in the store, or a hub ref.`, {
@@ -129,67 +120,42 @@ function sortedSet(paths: string[]): string[] {
   }
 }
 
-interface SourceContext {
-  origin: InspectResult['origin'];
-  files: string[];
-  options: InspectOptions;
-  repo?: string;
-  commit?: string;
-  expect?: 'llamafile' | 'gguf';
-  remote?: () => { requests: number; bytes: number };
-}
-
-async function inspectSource(source: RandomAccessSource, context: SourceContext): Promise<InspectResult> {
-  const { options } = context;
+/** Reads the header of a local source (closed after) and makes the result. */
+async function inspectLocal(
+  source: RandomAccessSource,
+  where: Pick<InspectResult, 'origin' | 'files'>,
+  options: InspectOptions,
+): Promise<InspectResult> {
   try {
-    // Remote: a smaller largest window trades a request or two for megabytes not fetched past the header's end.
-    const info = await readLlamafile(source, { expect: context.expect, ...(context.remote ? { maxWindow: 4 * 2 ** 20 } : {}) });
-    const model = summarizeModel(info.gguf);
-    const fromArgs = ctxFromArgs(info.args);
-    let ctxSource: InspectResult['ctxSource'] = 'default';
-    let ctxSize = Math.min(LLAMAFILE_DEFAULT_CTX, model.contextLength ?? LLAMAFILE_DEFAULT_CTX);
-    if (options.ctxSize !== undefined) {
-      ctxSource = 'option';
-      ctxSize = options.ctxSize;
-    } else if (fromArgs !== undefined) {
-      ctxSource = 'args';
-      ctxSize = fromArgs;
-    }
-    // -c 0 means "the model's trained context".
-    if (ctxSize === 0) ctxSize = model.contextLength ?? LLAMAFILE_DEFAULT_CTX;
-    const memory = estimateMemory(model, { ctxSize });
-    return {
-      origin: context.origin,
-      files: context.files,
-      repo: context.repo,
-      commit: context.commit,
-      size: source.size,
-      kind: info.kind,
-      ape: info.ape,
-      ggufName: info.ggufName,
-      ggufOffset: info.ggufOffset,
-      args: info.args,
-      model,
-      memory,
-      ctxSource,
-      fit: checkFit(memory, options.memory ?? systemMemory()),
-      remote: context.remote?.(),
-    };
+    const estimate = await estimateFromHeader(source, { ctxSize: options.ctxSize });
+    return toResult(estimate, { ...where, repo: undefined, commit: undefined, size: source.size, remote: undefined }, options);
   } finally {
     await source.close();
   }
 }
 
-/** The last `-c` / `--ctx-size` value in `.args` (later values win in llamafile's parsers). */
-export function ctxFromArgs(args: string[] | undefined): number | undefined {
-  let value: number | undefined;
-  for (let i = 0; args && i < args.length - 1; i++) {
-    if (args[i] === '-c' || args[i] === '--ctx-size') {
-      const n = Number(args[i + 1]);
-      if (Number.isInteger(n) && n >= 0) value = n;
-    }
-  }
-  return value;
+function toResult(
+  { info, model, memory, ctxSource }: HeaderEstimate,
+  where: Pick<InspectResult, 'origin' | 'files' | 'repo' | 'commit' | 'size' | 'remote'>,
+  options: InspectOptions,
+): InspectResult {
+  return {
+    origin: where.origin,
+    files: where.files,
+    repo: where.repo,
+    commit: where.commit,
+    size: where.size,
+    kind: info.kind,
+    ape: info.ape,
+    ggufName: info.ggufName,
+    ggufOffset: info.ggufOffset,
+    args: info.args,
+    model,
+    memory,
+    ctxSource,
+    fit: checkFit(memory, options.memory ?? systemMemory()),
+    remote: where.remote,
+  };
 }
 
 /** Counts every HTTP request a dispatcher sends. */
@@ -204,37 +170,24 @@ function countingDispatcher(): { dispatcher: Dispatcher; count: () => number; cl
 }
 
 async function inspectRemote(ref: string, options: InspectOptions, env: NodeJS.ProcessEnv): Promise<InspectResult> {
-  const parsed = parseModelRef(ref, options.file);
-  const configured = (options.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  const endpoint = parsed.endpoint ?? configured;
-  const token = options.token ?? env.HF_TOKEN;
-  const sameHub = safeOrigin(endpoint) === safeOrigin(configured);
+  const location = locateModel(ref, { ...options, env });
   const http = countingDispatcher();
   try {
-    const client = new HubClient({ endpoint, token: sameHub ? token : undefined, dispatcher: http.dispatcher, signal: options.signal });
-    const commit = await client.commitOf(parsed.repo, parsed.revision ?? options.revision ?? 'main');
-    const set = chooseSet(parsed.repo, await client.listFiles(parsed.repo, commit), parsed);
-    const parts = set.shards.map((shard) => ({
-      url: resolveUrl(client.endpoint, parsed.repo, commit, shard.path),
-      size: shard.size,
-      name: shard.path,
-    }));
-    const remote = new HttpShardSource(parts, {
-      dispatcher: http.dispatcher,
-      token: client.tokenFor(),
-      signal: options.signal,
-      repo: parsed.repo,
-      revision: commit,
-    });
-    return await inspectSource(new PrefetchSource(remote, 1024 * 1024), {
-      origin: 'remote',
-      files: parts.map((p) => p.name),
+    const client = new HubClient({ endpoint: location.endpoint, token: location.token, dispatcher: http.dispatcher, signal: options.signal });
+    const model = await resolveModel(location, client);
+    const estimate = await estimateRemote(client, model, { ctxSize: options.ctxSize, signal: options.signal });
+    return toResult(
+      estimate,
+      {
+        origin: 'remote',
+        files: model.set.shards.map((s) => s.path),
+        repo: model.repo,
+        commit: model.commit,
+        size: estimate.size,
+        remote: { requests: http.count(), bytes: estimate.bytes },
+      },
       options,
-      repo: parsed.repo,
-      commit,
-      expect: /\.gguf$/i.test(set.name) ? 'gguf' : 'llamafile',
-      remote: () => ({ requests: http.count(), bytes: remote.bytes }),
-    });
+    );
   } finally {
     await http.close().catch(() => {});
   }

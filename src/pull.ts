@@ -1,23 +1,22 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AbortError, FormatError, IntegrityError, NotFoundError, UsageError } from './errors.js';
+import { AbortError, IntegrityError, UsageError } from './errors.js';
 import { assertDiskSpace, diskError, freeSpace as statfsFree } from './download/disk.js';
-import { insufficientMemoryError, type FitVerdict, type SystemMemory } from './format/fit.js';
 import { downloadSet, type DownloadShard } from './download/download-set.js';
 import type { ProgressListener } from './download/events.js';
-import type { RetryOptions } from './download/retry.js';
 import { ShardHasher } from './download/shard-hasher.js';
-import { HubClient, DEFAULT_ENDPOINT } from './hub/client.js';
-import { createDispatcher } from './hub/http.js';
-import { parseModelRef } from './hub/ref.js';
-import { assertSafeRepoPath } from './hub/safe-path.js';
-import { groupShardSets, selectShardSet, ShardSetError, type RepoFile, type ShardSet } from './hub/shards.js';
+import { checkModelFit, insufficientMemoryError, type SystemMemory } from './format/fit.js';
+import type { RetryOptions } from './http/retry.js';
+import { createDispatcher } from './http/send.js';
+import { HubClient } from './hub/hub-client.js';
+import { estimateRemote } from './hub/remote-header.js';
+import { locateModel, resolveModel, type ResolvedModel } from './hub/resolve-model.js';
 import { tryFileLock } from './store/lock.js';
 import { repoDir } from './store/models.js';
 import { readPullRecord, writePullRecord } from './store/pull-record.js';
 
 export type { PullEvent, ProgressListener } from './download/events.js';
-export type { RetryOptions } from './download/retry.js';
+export type { RetryOptions } from './http/retry.js';
 
 export interface PullOptions {
   /** Output folder. @default the model store: `$LLAMACTL_HOME/models/<owner>/<repo>` */
@@ -85,21 +84,16 @@ export interface PullResult {
 export async function pull(ref: string, options: PullOptions = {}): Promise<PullResult> {
   const started = Date.now();
   const env = options.env ?? process.env;
-  const parsed = parseModelRef(ref, options.file);
-  const configured = (options.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  const endpoint = parsed.endpoint ?? configured;
-  const token = options.token ?? env.HF_TOKEN;
-  const revision = parsed.revision ?? options.revision ?? 'main';
+  const location = locateModel(ref, { ...options, env });
   const connections = options.connections ?? 8;
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
-    throw new UsageError(`--connections must be a whole number from 1 to 64, got ${connections}.`);
+    throw new UsageError(`connections must be a whole number from 1 to 64, got ${connections}.`, { option: 'connections' });
   }
+  const { repo, revision } = location;
   const dispatcher = createDispatcher(connections);
-  // A token set for one hub never goes to another host named in a URL.
-  const sameHub = safeOrigin(endpoint) === safeOrigin(configured);
   const client = new HubClient({
-    endpoint,
-    token: sameHub ? token : undefined,
+    endpoint: location.endpoint,
+    token: location.token,
     dispatcher,
     signal: options.signal,
     retry: options.retry,
@@ -107,12 +101,11 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     // Metadata retries are reported like download retries: an unreachable hub is not silent for a minute.
     onRetry: ({ what, error, attempt, delayMs }) => options.onProgress?.({ type: 'retry', shard: what, attempt, error: error.message, delayMs }),
   });
-  const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(parsed.repo, env);
+  const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(repo, env);
   let release: (() => Promise<void>) | undefined;
   try {
-    const commit = await client.commitOf(parsed.repo, revision);
-    const files = await client.listFiles(parsed.repo, commit);
-    const set = chooseSet(parsed.repo, files, parsed);
+    const model = await resolveModel(location, client);
+    const { commit, set } = model;
     const path = join(dir, set.name);
     const shards = set.shards.map(({ path: name, size, sha256 }) => ({ name, size, sha256 }));
     const size = shards.reduce((sum, s) => sum + s.size, 0);
@@ -123,12 +116,12 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
       throw new UsageError(`${path} is already being pulled by pid ${lock.owner}.`, { hint: 'Wait for that pull to finish, or stop it first.' });
     }
     release = lock.release;
-    options.onProgress?.({ type: 'resolved', repo: parsed.repo, commit, name: set.name, path, size, shards });
+    options.onProgress?.({ type: 'resolved', repo, commit, name: set.name, path, size, shards });
 
     const verify = options.verify ?? true;
     const record = async (verified: PullResult['shards']) => {
       const { mtimeMs } = await stat(path);
-      await writePullRecord(path, parsed.repo, { commit, revision, size, shards: verified, pulledAt: new Date().toISOString(), mtimeMs, verified: verify }, env);
+      await writePullRecord(path, repo, { commit, revision, size, shards: verified, pulledAt: new Date().toISOString(), mtimeMs, verified: verify }, env);
     };
     const existing = await upToDate(path, shards, verify, env);
     if (existing) {
@@ -138,7 +131,7 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     }
 
     const plan: { repo: string; revision: string; commit: string; target: string; shards: DownloadShard[] } = {
-      repo: parsed.repo,
+      repo: repo,
       revision,
       commit,
       target: path,
@@ -147,7 +140,7 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
         size: shard.size,
         sha256: shard.sha256,
         locate: async () => {
-          const found = await client.resolve(parsed.repo, commit, shard.path);
+          const found = await client.resolve(repo, commit, shard.path);
           if (found.size !== shard.size) {
             throw new IntegrityError(`The size of ${shard.path} disagrees: the file list says ${shard.size} bytes, the download says ${found.size}.`);
           }
@@ -170,8 +163,8 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
       onProgress: options.onProgress,
       beforeFirstByte: async (remaining) => {
         await assertDiskSpace(dir, remaining, options.freeSpace ?? statfsFree);
-        await checkMemoryFit(ref, commit, options, env);
-        await options.preflight?.({ repo: parsed.repo, commit, path, size, remaining, shards });
+        await checkMemoryFit(client, model, options);
+        await options.preflight?.({ repo: repo, commit, path, size, remaining, shards });
       },
     });
     await record(result.shards);
@@ -190,56 +183,6 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     await release?.();
     await dispatcher.close().catch(() => {});
   }
-}
-
-/** The origin of a hub URL; anything but a well-formed http(s) URL is a UsageError before any request. */
-export function safeOrigin(url: string): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // reported below
-  }
-  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-    throw new UsageError(`Malformed hub URL ${JSON.stringify(url)}: it must start with http:// or https://.`, {
-      hint: 'Set --endpoint / HF_ENDPOINT to e.g. https://huggingface.co.',
-    });
-  }
-  return parsed.origin;
-}
-
-export function chooseSet(repo: string, files: RepoFile[], want: { quant: string | undefined; file: string | undefined }): ShardSet {
-  const models = files.filter((f) => /\.(llamafile|gguf)(\.cat\d+)?$/i.test(f.path) || /\.cat\d+\.(llamafile|gguf)$/i.test(f.path));
-  for (const file of models) assertSafeRepoPath(file.path, UsageError);
-  let sets: ShardSet[];
-  try {
-    sets = groupShardSets(models);
-  } catch (error) {
-    // The repo's files do not make a whole llamafile: a format problem of the repo, not of the network.
-    if (error instanceof ShardSetError) throw new FormatError(`${repo}: ${error.message}`);
-    throw error;
-  }
-  if (want.file !== undefined) {
-    const plain = files.find((f) => f.path === want.file);
-    if (plain && !models.includes(plain)) {
-      assertSafeRepoPath(plain.path, UsageError);
-      return { name: plain.path.slice(plain.path.lastIndexOf('/') + 1), quant: undefined, shards: [plain] };
-    }
-  }
-  const picked = selectShardSet(sets, want);
-  if ('set' in picked) return picked.set;
-  // A quant names a choice only when no other choice has it (A.Q4_0.llamafile and A.Q4_0.gguf need --file).
-  const quants = picked.choices.map((s) => s.quant?.toLowerCase());
-  const unique = (quant: string | undefined) => quant !== undefined && quants.filter((q) => q === quant.toLowerCase()).length === 1;
-  const choices = picked.choices.map((s) => (unique(s.quant) ? `${repo}:${s.quant}` : `${repo} --file ${s.shards[0]!.path}`)).join(', ');
-  if (picked.reason === 'none') {
-    throw new NotFoundError(`${repo} holds no .llamafile or .gguf file.`, { hint: 'Check the repo name, or name a file with --file.' });
-  }
-  if (picked.reason === 'no-match') {
-    const what = want.file !== undefined ? `file ${want.file}` : `quant ${want.quant}`;
-    throw new NotFoundError(`${repo} has no ${what}.`, { hint: `Choose one of: ${choices}.` });
-  }
-  throw new UsageError(`${repo} holds ${picked.choices.length} models; say which one.`, { hint: `Choose one of: ${choices}.` });
 }
 
 async function makeDir(dir: string): Promise<void> {
@@ -295,38 +238,22 @@ async function upToDate(
 }
 
 /**
- * The RAM check before the first byte: reads the model's GGUF header through a few Range requests. A header that
- * cannot be read never blocks a pull; it is reported as `unknown`.
+ * The RAM check before the first byte: reads the model's GGUF header through a few Range requests, with the client,
+ * commit and shard set the pull already holds. A header that cannot be read never blocks a pull; it is reported as
+ * `unknown`.
  */
 const FIT_CHECK_TIMEOUT_MS = 20_000;
 
-async function checkMemoryFit(ref: string, commit: string, options: PullOptions, env: NodeJS.ProcessEnv): Promise<void> {
+async function checkMemoryFit(client: HubClient, model: ResolvedModel, options: PullOptions): Promise<void> {
   const mode = options.fitCheck ?? 'warn';
   if (mode === 'off') return;
-  const { inspect } = await import('./inspect.js');
   // A hub that stalls on the header must not hang the pull: the check gives up and reports `unknown`.
   const deadline = AbortSignal.timeout(FIT_CHECK_TIMEOUT_MS);
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-  let verdict: FitVerdict;
-  try {
-    const result = await inspect(ref, {
-      revision: commit,
-      file: options.file,
-      endpoint: options.endpoint,
-      token: options.token,
-      ctxSize: options.ctxSize,
-      memory: options.memory,
-      signal,
-      env,
-    });
-    verdict = result.fit;
-  } catch (error) {
-    if (options.signal?.aborted) throw error;
-    const message = `Could not read the model's header to check it fits in memory: ${(error as Error).message}`;
-    options.onProgress?.({ type: 'fit', level: 'unknown', message, hint: undefined, requiredBytes: undefined, totalBytes: undefined, availableBytes: undefined });
-    return;
-  }
-  const { level, message, hint, requiredBytes, totalBytes, availableBytes } = verdict;
-  options.onProgress?.({ type: 'fit', level, message, hint, requiredBytes, totalBytes, availableBytes });
-  if (mode === 'require' && !verdict.fits) throw insufficientMemoryError(verdict);
+  const report = await checkModelFit(async () => (await estimateRemote(client, model, { ctxSize: options.ctxSize, signal })).memory, {
+    memory: options.memory,
+    signal: options.signal,
+  });
+  options.onProgress?.({ type: 'fit', ...report });
+  if (mode === 'require' && report.fits === false) throw insufficientMemoryError(report);
 }

@@ -9,7 +9,19 @@ import { fileURLToPath } from 'node:url';
 import { ServerStartError } from '../errors.js';
 import { runDir } from '../store/paths.js';
 import { claimServerName, logFilePath } from '../store/servers.js';
-import { CHILD_ENV, KEYS_ENV, type GatewayFlags } from './commands/gateway.js';
+import { CHILD_ENV, KEYS_ENV } from './gateway-child.js';
+
+/** What the detached gateway is started with: `llamactl gateway`'s options, as parsed values (ms, bytes). */
+export interface DetachOptions {
+  config?: string | undefined;
+  host?: string | undefined;
+  port?: number | undefined;
+  memoryBudget?: number | undefined;
+  gpuMemoryBudget?: number | undefined;
+  ttlMs?: number | undefined;
+  name?: string | undefined;
+  insecure?: boolean | undefined;
+}
 
 export interface DetachedGateway {
   name: string;
@@ -19,7 +31,7 @@ export interface DetachedGateway {
 
 const READY_TIMEOUT_MS = 120_000;
 
-export async function detachGateway(flags: GatewayFlags, apiKeys: readonly string[]): Promise<DetachedGateway> {
+export async function detachGateway(flags: DetachOptions, apiKeys: readonly string[]): Promise<DetachedGateway> {
   await mkdir(runDir(), { recursive: true, mode: 0o700 });
   await using claim = await claimServerName('gateway', flags.name ?? 'gateway');
   const log = logFilePath(claim.name);
@@ -63,16 +75,16 @@ export async function detachGateway(flags: GatewayFlags, apiKeys: readonly strin
   }
 }
 
-/** The flags again, without --detach/--json and without the keys (those go through the environment). */
-function childArgs(flags: GatewayFlags): string[] {
+/** The options again as flags (parsed values: ms, bytes), without --detach/--json and without the keys. */
+function childArgs(flags: DetachOptions): string[] {
   const args: string[] = [];
-  const add = (flag: string, value: string | undefined) => value !== undefined && args.push(flag, value);
+  const add = (flag: string, value: string | number | undefined, unit = '') => value !== undefined && args.push(flag, `${value}${unit}`);
   add('--config', flags.config);
   add('--host', flags.host);
   add('--port', flags.port);
   add('--memory-budget', flags.memoryBudget);
   add('--gpu-memory-budget', flags.gpuMemoryBudget);
-  add('--ttl', flags.ttl);
+  add('--ttl', flags.ttlMs, 'ms');
   add('--name', flags.name);
   if (flags.insecure) args.push('--insecure');
   return args;

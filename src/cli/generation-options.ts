@@ -1,6 +1,6 @@
 /** Flags `run` and `chat` share: where the model is served and how tokens are sampled. */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { collect, decimal, integer } from './flags.js';
 
 export interface GenerationFlags {
   apiKey?: string;
@@ -17,26 +17,6 @@ export interface GenerationFlags {
   json?: boolean;
 }
 
-export function integer(flag: string): (value: string) => number {
-  return (value) => {
-    const parsed = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) {
-      throw new UsageError(`${flag} takes an integer, got ${JSON.stringify(value)}.`);
-    }
-    return parsed;
-  };
-}
-
-export function decimal(flag: string): (value: string) => number {
-  return (value) => {
-    const parsed = Number(value);
-    if (value.trim() === '' || !Number.isFinite(parsed)) throw new UsageError(`${flag} takes a number, got ${JSON.stringify(value)}.`);
-    return parsed;
-  };
-}
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
 /** --api-key, --runtime, --ctx-size, --gpu-layers, --force: how to reach (or start) the server. */
 export function addServerOptions(command: Command): Command {
   return command
@@ -45,6 +25,18 @@ export function addServerOptions(command: Command): Command {
     .option('--ctx-size <n>', 'context size of a server started for this call', integer('--ctx-size'))
     .option('--gpu-layers <n>', 'layers to offload to the GPU (server started for this call)', integer('--gpu-layers'))
     .option('--force', 'start a server for this call even if the model looks too big for this machine');
+}
+
+/** The server flags as `connect()` takes them. */
+export function connectOptions(flags: GenerationFlags, signal: AbortSignal) {
+  return {
+    apiKey: flags.apiKey,
+    runtime: flags.runtime,
+    ctxSize: flags.ctxSize,
+    gpuLayers: flags.gpuLayers,
+    force: flags.force,
+    signal,
+  };
 }
 
 /** --max-tokens, --temperature, --top-p, --top-k, --seed, --stop. */

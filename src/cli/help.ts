@@ -8,7 +8,8 @@ Environment:
   HF_TOKEN        Hugging Face token (sent only to the hub's own origin)
   HF_ENDPOINT     hub URL (default https://huggingface.co)
   LLAMACTL_HOME   where models and server records live (default $XDG_DATA_HOME/llamactl)
-  NO_COLOR        disable colours
+  NO_COLOR        no colour in the progress bars
+  FORCE_COLOR     0 turns colour off, anything else on (wins over NO_COLOR)
   DEBUG           print stack traces on errors (same as --verbose)
 
 Exit codes:

@@ -1,8 +1,8 @@
-import { Command, CommanderError } from 'commander';
-import { isLlamactlError } from '../errors.js';
+import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerChat } from './commands/chat.js';
 import { registerDemo } from './commands/demo.js';
+import { registerExtract } from './commands/extract.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerJoin } from './commands/join.js';
@@ -14,8 +14,10 @@ import { registerRm } from './commands/rm.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerStop } from './commands/stop.js';
+import { registerWorker } from './commands/worker.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { sentences, stdoutClosed, watchStdout } from './output.js';
+import { watchStdout } from './output.js';
+import { reportError } from './report-error.js';
 
 /** Builds the command tree. Command modules are light; each loads its library code only when it runs. */
 export function buildProgram(): Command {
@@ -36,9 +38,11 @@ export function buildProgram(): Command {
     registerPs,
     registerStop,
     registerLogs,
+    registerWorker,
     registerRun,
     registerChat,
     registerInspect,
+    registerExtract,
     registerDemo,
   ]) {
     register(program);
@@ -54,35 +58,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
-    process.exitCode = report(error, argv);
+    process.exitCode = reportError(error, argv);
   }
-}
-
-function report(error: unknown, argv: readonly string[]): number {
-  // The reader of our output went away (`| head`): nothing to tell it, and not a failure.
-  if (stdoutClosed.aborted) return 0;
-  if (error instanceof CommanderError) {
-    // Commander already printed its message (or the help / version text).
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
-    if (error.code === 'commander.help') return 0;
-    return 2;
-  }
-  const verbose = argv.includes('--verbose') || Boolean(process.env.DEBUG);
-  const json = argv.includes('--json');
-  if (isLlamactlError(error)) {
-    if (json) {
-      process.stdout.write(
-        `${JSON.stringify({ type: 'error', code: error.code, message: error.message, hint: error.hint })}\n`,
-      );
-    }
-    process.stderr.write(`llamactl: ${sentences(error.message, error.hint)}\n`);
-    if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
-    return error.exitCode;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  if (json) process.stdout.write(`${JSON.stringify({ type: 'error', code: 'E_INTERNAL', message })}\n`);
-  process.stderr.write(`llamactl: unexpected error: ${message}\n`);
-  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  else process.stderr.write('Run again with --verbose for details, and please report this as a bug.\n');
-  return 1;
 }

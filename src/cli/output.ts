@@ -1,5 +1,6 @@
 /** Small helpers the commands share for writing to the terminal. The library never prints; only src/cli does. */
 import { AbortError } from '../errors.js';
+export { formatBytes } from '../text/format-bytes.js';
 
 const closed = new AbortController();
 /** Aborted once stdout's reader has gone (`llamactl … | head`): commands stop, clean up and exit quietly. */
@@ -18,11 +19,6 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-/** Colour only on a TTY and only when NO_COLOR is unset (https://no-color.org). */
-export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
-  return Boolean(stream.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
-}
-
 /** Joins sentences into one line, each closed by exactly one stop: `sentences('Failed: 127.0.0.1:1', 'Retry.')` →
  * `Failed: 127.0.0.1:1. Retry.` The one place a message meets its hint. */
 export function sentences(...parts: (string | undefined)[]): string {
@@ -38,18 +34,6 @@ export function clause(text: string): string {
   return text.trim().replace(/[.!?;:,]+$/, '');
 }
 
-/** Formats a byte count for people: 1.5 GB, 512 MB (decimal units, as the hub shows sizes). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : value < 10 ? 2 : 1)} ${units[unit]}`;
-}
-
 /** Formats a duration in ms for people: 850 ms, 4.2 s, 3 min 5 s. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -59,22 +43,30 @@ export function formatDuration(ms: number): string {
 }
 
 /**
+ * Calls `handler` on each Ctrl-C (SIGINT) or SIGTERM (or the signals named) until disposed. The one place commands
+ * listen for interrupts: `withInterrupt` for a command that stops on the first one, directly for the chat REPL.
+ */
+export function onInterrupt(
+  handler: (name: NodeJS.Signals) => void,
+  signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'],
+): Disposable {
+  for (const name of signals) process.on(name, handler);
+  return {
+    [Symbol.dispose]: () => {
+      for (const name of signals) process.off(name, handler);
+    },
+  };
+}
+
+/**
  * Runs `body` with an AbortSignal that fires on the first Ctrl-C (SIGINT) or SIGTERM, or when stdout is closed. A
  * second Ctrl-C is left to Node's default (immediate exit), so a stuck command can always be interrupted.
  */
 export async function withInterrupt<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  using listening = onInterrupt((name) => {
+    listening[Symbol.dispose]();
     controller.abort(new Error(`received ${name}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await body(AbortSignal.any([controller.signal, stdoutClosed]));
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
+  return await body(AbortSignal.any([controller.signal, stdoutClosed]));
 }

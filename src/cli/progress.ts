@@ -1,5 +1,7 @@
+import type { Options } from 'cli-progress';
 import type { PullEvent } from '../download/events.js';
 import { SpeedMeter } from '../download/speed-meter.js';
+import { colorEnabled, dim, green, yellow } from './color.js';
 import { clause, formatBytes, formatDuration, printJson, sentences } from './output.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'json' | 'quiet';
@@ -11,7 +13,7 @@ export interface ProgressRenderer {
 }
 
 /** Picks the renderer: NDJSON with --json, nothing with --quiet, bars on a TTY, periodic lines otherwise. */
-export function progressMode(flags: { json?: boolean; quiet?: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
+export function progressMode(flags: { json?: boolean | undefined; quiet?: boolean | undefined }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
   if (flags.json) return 'json';
   if (flags.quiet) return 'quiet';
   return stream.isTTY ? 'bars' : 'lines';
@@ -26,8 +28,8 @@ const label = (name: string) => {
 };
 
 /** One line for a RAM check that did not come out `ok`. */
-function fitWarning(event: Extract<PullEvent, { type: 'fit' }>): string {
-  return `warning: ${sentences(event.message, event.hint)}`;
+function fitWarning(event: Extract<PullEvent, { type: 'fit' }>, paint = (text: string) => text): string {
+  return `${paint('warning:')} ${sentences(event.message, event.hint)}`;
 }
 
 /** `shard: what went wrong; retrying` for a retry or a re-fetch. */
@@ -93,9 +95,13 @@ function linesRenderer(label: string): ProgressRenderer {
 
 async function barsRenderer(): Promise<ProgressRenderer> {
   const { MultiBar, Presets } = (await import('cli-progress')).default;
+  // cli-progress cuts its last frame at the terminal width counting escape codes as characters: colour only the
+  // live frames, and draw the last one plain.
+  let color = colorEnabled(process.stderr);
   const bars = new MultiBar(
     {
       stream: process.stderr,
+      formatBar: (progress, options) => bar(progress, options, color),
       hideCursor: true,
       clearOnComplete: false,
       autopadding: true,
@@ -121,11 +127,23 @@ async function barsRenderer(): Promise<ProgressRenderer> {
           shardBars[i]?.update(Math.min(shard.done, shard.size), { label: label(shard.name), have: formatBytes(shard.done), want: formatBytes(shard.size), speed: formatBytes(speed), left: shard.done >= shard.size ? 'done' : eta(shard.size - shard.done, speed) });
         });
       } else if (event.type === 'fit') {
-        if (event.level !== 'ok') bars.log(`${fitWarning(event)}\n`);
+        if (event.level !== 'ok') bars.log(`${fitWarning(event, color ? yellow : undefined)}\n`);
       } else if (event.type === 'retry' || event.type === 'refetch') {
         bars.log(`${againLine(event)}\n`);
       }
     },
-    stop: () => bars.stop(),
+    stop: () => {
+      color = false;
+      bars.stop();
+    },
   };
+}
+
+/** cli-progress' own bar; with colour, its done part green and the rest dim. */
+function bar(progress: number, options: Options, color: boolean): string {
+  const size = options.barsize ?? 40;
+  const done = Math.round(Math.min(1, Math.max(0, progress)) * size);
+  const complete = (options.barCompleteString ?? '').slice(0, done);
+  const incomplete = (options.barIncompleteString ?? '').slice(0, size - done);
+  return color ? `${green(complete)}${options.barGlue ?? ''}${dim(incomplete)}` : `${complete}${options.barGlue ?? ''}${incomplete}`;
 }

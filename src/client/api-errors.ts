@@ -11,6 +11,7 @@ import {
   RequestTimeoutError,
   ServerUnavailableError,
 } from '../errors.js';
+import { networkErrorKind } from '../http/network-errors.js';
 
 /** Parses a body as JSON when it is JSON, else keeps the text (old llamafile servers answer errors in plain text). */
 export function parseBody(text: string): unknown {
@@ -88,28 +89,29 @@ export function transportError(
   if (error instanceof LlamactlError) return error;
   if (context.signal?.aborted) return new AbortError(`The request to ${context.url} was aborted.`, { cause: error });
   const code = codeOf(error);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+  const kind = networkErrorKind(code);
+  if (kind === 'timeout') {
     return new RequestTimeoutError(`${context.url} did not answer within ${context.timeoutMs} ms.`, {
       cause: error,
       hint: 'Raise timeoutMs, or check that the server is not stuck (llamactl logs).',
     });
   }
-  if (code === 'UND_ERR_ABORTED' || (error instanceof Error && error.name === 'AbortError')) {
+  if (kind === 'aborted' || (error instanceof Error && error.name === 'AbortError')) {
     return new AbortError(`The request to ${context.url} was aborted.`, { cause: error });
   }
-  if (code === 'ECONNREFUSED') {
+  if (kind === 'refused') {
     return new ConnectionError(`Nothing is listening at ${new URL(context.url).origin} (connection refused).`, {
       cause: error,
       hint: 'Start a server first (llamactl serve) or check the URL and port.',
     });
   }
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
+  if (kind === 'reset') {
     return new ConnectionError(`The connection to ${new URL(context.url).origin} was reset.`, {
       cause: error,
       hint: 'The server may have crashed or been stopped; check llamactl ps and llamactl logs.',
     });
   }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+  if (kind === 'dns') {
     return new ConnectionError(`Could not resolve the host of ${context.url}.`, { cause: error });
   }
   const detail = error instanceof Error ? error.message : String(error);

@@ -5,6 +5,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { AbortError, APIError } from '../errors.js';
+import { networkErrorKind } from '../http/network-errors.js';
 import { apiError, parseBody, transportError } from './api-errors.js';
 import { decodeSse } from './sse.js';
 
@@ -112,5 +113,5 @@ export class Transport {
 
 function isStaleSocket(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  return typeof code === 'string' && networkErrorKind(code) === 'reset';
 }

@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { DiskSpaceError, UsageError, type LlamactlError } from '../errors.js';
-import { formatBytes as formatSize } from '../cli/output.js';
+import { formatBytes } from '../text/format-bytes.js';
 
 /** Free bytes for an unprivileged user on the filesystem holding `dir`. */
 export async function freeSpace(dir: string): Promise<number> {
@@ -23,8 +23,8 @@ export async function assertDiskSpace(
   const margin = Math.min(64 * 1024 * 1024, Math.ceil(needed * 0.01));
   if (needed + margin > available) {
     throw new DiskSpaceError(
-      `Not enough disk space in ${dir}: ${formatSize(needed)} still to write, ${formatSize(available)} free.`,
-      { hint: 'Free some space or choose another folder with --dir.' },
+      `Not enough disk space in ${dir}: ${formatBytes(needed)} still to write, ${formatBytes(available)} free.`,
+      { hint: 'Free some space or choose another folder (the `dir` option).' },
     );
   }
 }

@@ -1,3 +1,5 @@
+import type { FitReport } from '../format/fit.js';
+
 /** Events `pull` reports through `onProgress`, in order: resolved → start → progress… → shard-verified… → done. */
 export type PullEvent =
   | {
@@ -21,16 +23,8 @@ export type PullEvent =
   | { type: 'shard-verified'; shard: string; sha256: string }
   | { type: 'retry'; shard: string; attempt: number; error: string; delayMs: number }
   | { type: 'refetch'; shard: string; reason: string }
-  | {
-      /** The RAM check before downloading: `unknown` when the model's header could not be read. */
-      type: 'fit';
-      level: 'ok' | 'tight' | 'too-big' | 'unknown';
-      message: string;
-      hint: string | undefined;
-      requiredBytes: number | undefined;
-      totalBytes: number | undefined;
-      availableBytes: number | undefined;
-    }
+  /** The RAM check before downloading: a verdict, or `unknown` when the model's header could not be read. */
+  | ({ type: 'fit' } & FitReport)
   | { type: 'done'; path: string; size: number; commit: string; elapsedMs: number; upToDate: boolean };
 
 export type ProgressListener = (event: PullEvent) => void;

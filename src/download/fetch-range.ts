@@ -1,9 +1,14 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { AbortError, FormatError, IntegrityError } from '../errors.js';
-import { authorizationFor, header, hubErrorFor, send, type Headers } from '../hub/http.js';
+import { checkContentRange, parseContentRange } from '../http/content-range.js';
+import { isNetworkFailure } from '../http/network-errors.js';
+import { RETRYABLE_STATUS, RetryableError, retryAfterMs } from '../http/retry.js';
+import { authorizationFor, header, send, type Headers, type OriginToken } from '../http/send.js';
+import { StallWatchdog } from '../http/watchdog.js';
+import { hubErrorFor } from '../hub/hub-errors.js';
+import { BatchWriter } from './batch-writer.js';
 import { LeanRangeError, type LeanPool } from './lean-range.js';
-import { RETRYABLE_STATUS, RetryableError, isNetworkFailure, retryAfterMs } from './retry.js';
 
 /** The server answered a `Range` request with the whole file (200): switch that shard to one stream. */
 export class RangeIgnoredError extends Error {
@@ -29,16 +34,13 @@ export interface FetchRangeOptions {
   dispatcher: Dispatcher;
   /** Reads a plain 206 answer lean (see lean-range.ts); anything else goes through `dispatcher`. */
   lean?: LeanPool | undefined;
-  token: { origin: string; value: string } | undefined;
+  token: OriginToken | undefined;
   signal: AbortSignal | undefined;
   stallTimeoutMs: number;
   /** Called after each write with the bytes just written. */
   onBytes: (bytes: number) => void;
   what: { repo: string; revision: string; file: string };
 }
-
-/** Bytes gathered before one positioned write: few syscalls, bounded memory per connection. */
-const WRITE_BATCH = 1024 * 1024;
 
 /**
  * Fetches one range and writes it at its offset in the `.part` file, streaming with backpressure (the body is read
@@ -48,22 +50,15 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
   const { url, start, end, shardSize, offset, file, signal, stallTimeoutMs, onBytes, what } = options;
   const local = new AbortController();
   const combined = signal ? AbortSignal.any([signal, local.signal]) : local.signal;
-  let lastData = Date.now();
-  let stalled = false;
-  const watchdog = setInterval(() => {
-    if (Date.now() - lastData > stallTimeoutMs) {
-      stalled = true;
-      local.abort(new Error('stalled'));
-    }
-  }, Math.max(50, Math.min(1000, stallTimeoutMs / 4)));
+  const watchdog = new StallWatchdog(stallTimeoutMs, () => local.abort(new Error('stalled')));
   const headers: Record<string, string> = options.whole ? {} : { range: `bytes=${start}-${end - 1}` };
-  let received = 0;
+  let batches: BatchWriter | undefined;
   try {
     if (options.lean && !options.whole) {
       const target = new URL(url);
       const answer = await options.lean.fetch({
         url: target, start, end, total: shardSize, file, offset, headers: authorizationFor(target, options.token), signal: combined, onBytes,
-        onData: () => (lastData = Date.now()),
+        onData: () => watchdog.touch(),
       });
       if (answer === 'done') return;
       // Not a plain 206: judged like any answer; one that is fine after all (a redirect, a 200 for a whole shard,
@@ -78,39 +73,29 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
       throw error;
     }
     const want = options.whole ? shardSize : end - start;
-    let batch: Buffer[] = [];
-    let batched = 0;
-    const flush = async () => {
-      if (batched === 0) return;
-      const pieces = batch;
-      const length = batched;
-      batch = [];
-      batched = 0;
-      // writev: no copy into one big buffer; loop in case the kernel takes less than all.
-      let written = 0;
-      while (written < length) {
-        const rest = written === 0 ? pieces : remainder(pieces, written);
-        const { bytesWritten } = await file.writev(rest, offset + received + written);
-        if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
-        written += bytesWritten;
-      }
-      received += length;
-      onBytes(length);
-    };
+    const writer = (batches = new BatchWriter(file, offset, want, onBytes));
+    let taken = 0;
     for await (const piece of response.body as AsyncIterable<Buffer>) {
-      lastData = Date.now();
-      if (received + batched + piece.length > want) {
+      watchdog.touch();
+      if (taken + piece.length > want) {
         throw new IntegrityError(`The download server sent more than the ${shardSize} bytes the hub lists for ${what.file}.`);
       }
-      batch.push(piece);
-      batched += piece.length;
-      if (batched >= WRITE_BATCH) await flush();
+      // The body is read only as fast as the disk takes it: a piece waits for room in the batches.
+      for (let at = 0; at < piece.length; ) {
+        const bytes = piece.subarray(at, at + writer.batchSize);
+        await writer.room(bytes.length);
+        writer.push(bytes);
+        at += bytes.length;
+      }
+      taken += piece.length;
     }
-    await flush();
-    if (received < want) throw new RetryableError(`The body of ${what.file} ended early (${received} of ${want} bytes).`);
+    await writer.drained();
+    if (taken < want) throw new RetryableError(`The body of ${what.file} ended early (${taken} of ${want} bytes).`);
   } catch (error) {
+    // Writes still under way finish (and are counted) before the range is tried again.
+    await batches?.drained().catch(() => {});
     if (signal?.aborted) throw new AbortError('Download interrupted.', { cause: signal.reason });
-    if (stalled) throw new RetryableError(`No data for ${Math.round(stallTimeoutMs / 1000)} s from the download server.`, { cause: error });
+    if (watchdog.stalled) throw watchdog.error('the download server', error);
     if (error instanceof LeanRangeError) {
       // A socket error that is not a network failure (a TLS certificate refused, a host that does not exist) fails
       // the same way every time, as it does through undici.
@@ -122,7 +107,7 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
     }
     throw error;
   } finally {
-    clearInterval(watchdog);
+    watchdog.stop();
   }
 }
 
@@ -151,12 +136,11 @@ function checkAnswer(status: number, headers: Headers, answeredUrl: string, opti
     });
   }
   if (status === 206) {
-    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(headers, 'content-range') ?? '');
-    if (!range || Number(range[1]) !== start || Number(range[2]) !== end - 1) {
-      throw new RetryableError(`The download server sent the wrong range for ${what.file}.`);
-    }
-    if (range[3] !== '*' && Number(range[3]) !== shardSize) {
-      throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server has ${range[3]}.`);
+    const range = header(headers, 'content-range');
+    const verdict = checkContentRange(range, { start, end, size: shardSize });
+    if (verdict === 'wrong-range') throw new RetryableError(`The download server sent the wrong range for ${what.file}.`);
+    if (verdict === 'wrong-size') {
+      throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server has ${parseContentRange(range)?.total}.`);
     }
     return;
   }
@@ -165,17 +149,4 @@ function checkAnswer(status: number, headers: Headers, answeredUrl: string, opti
     throw new IntegrityError(`The size of ${what.file} disagrees: the hub lists ${shardSize} bytes, the download server sent ${length}.`);
   }
   if (!options.whole && !(start === 0 && end === shardSize)) throw new RangeIgnoredError('the server ignored Range');
-}
-
-/** The pieces after the first `skip` bytes. */
-function remainder(pieces: Buffer[], skip: number): Buffer[] {
-  const rest: Buffer[] = [];
-  for (const piece of pieces) {
-    if (skip >= piece.length) skip -= piece.length;
-    else {
-      rest.push(skip > 0 ? piece.subarray(skip) : piece);
-      skip = 0;
-    }
-  }
-  return rest;
 }

@@ -1,8 +1,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
-import { UsageError } from '../errors.js';
-import { isNetworkFailure } from './retry.js';
 import { connect as connectTls, rootCertificates, type ConnectionOptions } from 'node:tls';
+import { UsageError } from '../errors.js';
+import { checkContentRange } from '../http/content-range.js';
+import { isNetworkFailure } from '../http/network-errors.js';
+import { BatchWriter } from './batch-writer.js';
 
 /**
  * The bulk bytes of a pull, read lean: a ranged GET on a kept-alive socket whose reads land in one reused buffer
@@ -17,7 +19,6 @@ import { connect as connectTls, rootCertificates, type ConnectionOptions } from 
  */
 
 const READ_BUFFER = 512 * 1024;
-const BATCH = 1024 * 1024;
 const MAX_HEAD = 64 * 1024;
 
 export interface LeanFetch {
@@ -72,7 +73,7 @@ export class LeanPool {
   /** Fetches one range into the file: `'done'`, or the answer's head when it is not a plain 206 (nothing written). */
   async fetch(request: LeanFetch): Promise<'done' | LeanHead> {
     for (const [name, value] of Object.entries(request.headers)) {
-      if (!/^[\t\x20-\x7e]*$/.test(value)) throw new UsageError(`The ${name} header holds characters a request cannot carry.`, { hint: 'Check HF_TOKEN / --token for a stray line break.' });
+      if (!/^[\t\x20-\x7e]*$/.test(value)) throw new UsageError(`The ${name} header holds characters a request cannot carry.`, { option: 'token', hint: 'Check HF_TOKEN / the `token` option for a stray line break.' });
     }
     const reused = this.#take(request.url.origin);
     try {
@@ -246,12 +247,10 @@ export class LeanPool {
           head = head!.subarray(split + 4);
           return onHead();
         }
-        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headers.get('content-range') ?? '');
         const plain =
           code === 206 &&
           Number(headers.get('content-length')) === want &&
-          range !== null && Number(range[1]) === start && Number(range[2]) === end - 1 &&
-          (range[3] === '*' || Number(range[3]) === request.total) &&
+          checkContentRange(headers.get('content-range'), { start, end, size: request.total }) === 'ok' &&
           !headers.has('transfer-encoding') &&
           (headers.get('content-encoding') ?? 'identity') === 'identity' &&
           !/text\/html/i.test(headers.get('content-type') ?? '');
@@ -291,84 +290,4 @@ interface LeanSocket {
   leanRead?: ((n: number, buffer: Uint8Array) => boolean) | undefined;
   /** Drops the socket from the idle list (set while it is idle). */
   forget?: (() => void) | undefined;
-}
-
-/**
- * Copies incoming bytes into two alternating batches of up to 1 MiB and writes each one, in order, at its place in
- * the file: one batch fills while the other is written. The caller asks `roomFor(n)` before taking a read of up to
- * n bytes (the bytes of a read are only valid during its callback), and stops reading while there is none.
- */
-export class BatchWriter {
-  readonly #file: Pick<FileHandle, 'write'>;
-  readonly #batches: Buffer[];
-  readonly #busy = [false, false];
-  readonly #onWritten: (bytes: number) => void;
-  #offset: number;
-  #remaining: number;
-  #filling = 0;
-  #filled = 0;
-  #writes: Promise<void> = Promise.resolve();
-  #fail!: (error: unknown) => void;
-  /** Rejects on the first failed write. */
-  readonly failed = new Promise<never>((_, reject) => (this.#fail = reject));
-
-  constructor(file: Pick<FileHandle, 'write'>, offset: number, total: number, onWritten: (bytes: number) => void) {
-    const size = Math.max(1, Math.min(BATCH, total));
-    this.#file = file;
-    this.#offset = offset;
-    this.#remaining = total;
-    this.#batches = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
-    this.#onWritten = onWritten;
-    this.failed.catch(() => {});
-  }
-
-  #free(index: number): number {
-    if (this.#busy[index]) return 0;
-    return this.#batches[index]!.length - (index === this.#filling ? this.#filled : 0);
-  }
-
-  /** Whether `bytes` more can be taken now without touching a batch that is being written. */
-  roomFor(bytes: number): boolean {
-    return this.#free(this.#filling) + this.#free(1 - this.#filling) >= bytes;
-  }
-
-  /** Takes bytes (copied; there must be room for them); a batch that is full, or holds the last bytes, is written. */
-  push(bytes: Uint8Array): void {
-    if (!this.roomFor(bytes.length) || bytes.length > this.#remaining) throw new RangeError('BatchWriter: no room for these bytes');
-    for (let at = 0; at < bytes.length; ) {
-      const batch = this.#batches[this.#filling]!;
-      const take = Math.min(bytes.length - at, batch.length - this.#filled);
-      batch.set(bytes.subarray(at, at + take), this.#filled);
-      this.#filled += take;
-      this.#remaining -= take;
-      at += take;
-      if (this.#filled === batch.length || this.#remaining === 0) this.#flush();
-    }
-  }
-
-  /** Resolves once every batch handed over has been written; rejects if a write failed. */
-  drained(): Promise<void> {
-    return this.#writes;
-  }
-
-  #flush(): void {
-    const index = this.#filling;
-    const batch = this.#batches[index]!;
-    const length = this.#filled;
-    const at = this.#offset;
-    this.#offset += length;
-    this.#busy[index] = true;
-    this.#filling = 1 - index;
-    this.#filled = 0;
-    this.#writes = this.#writes.then(async () => {
-      for (let done = 0; done < length; ) {
-        const { bytesWritten } = await this.#file.write(batch, done, length - done, at + done);
-        if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
-        done += bytesWritten;
-      }
-      this.#busy[index] = false;
-      this.#onWritten(length);
-    });
-    this.#writes.catch((error: unknown) => this.#fail(error));
-  }
 }

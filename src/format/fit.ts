@@ -125,7 +125,50 @@ export function checkFit(estimate: MemoryEstimate, memory: SystemMemory = system
   return { ...base, level: 'ok', fits: true, message: `${needs}; ${gib(memory.availableBytes)} available.`, hint: undefined };
 }
 
-/** The typed error for a verdict that does not fit (for callers that were asked to be strict). */
-export function insufficientMemoryError(verdict: FitVerdict): InsufficientMemoryError {
-  return new InsufficientMemoryError(verdict.message, { hint: verdict.hint ?? 'Free some memory first.' });
+/** A fit check that could not be made: the model's header could not be read (never a reason to refuse). */
+export interface FitUnknown {
+  level: 'unknown';
+  fits: undefined;
+  /** Why the check could not be made. */
+  message: string;
+  hint: undefined;
+  requiredBytes: undefined;
+  totalBytes: undefined;
+  availableBytes: undefined;
+}
+
+/** What a fit check reports (pull's `fit` event, startServer's `onFit`): a verdict, or `unknown` with the reason. */
+export type FitReport = FitVerdict | FitUnknown;
+
+/**
+ * The one fit check before a download or a start: estimates the model's memory from its header (`estimate` reads
+ * it) and compares it with this machine's (or with what `compare` counts, e.g. a head and its RPC workers). A header
+ * that cannot be read gives `unknown` with the reason; only an abort of `signal` (the caller's own) is thrown.
+ */
+export async function checkModelFit(
+  estimate: () => Promise<MemoryEstimate>,
+  options: {
+    memory?: SystemMemory | undefined;
+    signal?: AbortSignal | undefined;
+    compare?: ((estimate: MemoryEstimate, memory: SystemMemory) => FitVerdict) | undefined;
+  } = {},
+): Promise<FitReport> {
+  let memory: MemoryEstimate;
+  try {
+    memory = await estimate();
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    const message = `Could not read the model's header to check it fits in memory: ${(error as Error).message}`;
+    return { level: 'unknown', fits: undefined, message, hint: undefined, requiredBytes: undefined, totalBytes: undefined, availableBytes: undefined };
+  }
+  return (options.compare ?? checkFit)(memory, options.memory ?? systemMemory());
+}
+
+/**
+ * The typed error for a verdict that does not fit (for callers that were asked to be strict); `also` is added to
+ * the verdict's hint (how to go ahead anyway).
+ */
+export function insufficientMemoryError(verdict: FitVerdict, also?: string): InsufficientMemoryError {
+  const hint = also === undefined ? (verdict.hint ?? 'Free some memory first.') : `${verdict.hint ?? ''} ${also}`.trim();
+  return new InsufficientMemoryError(verdict.message, { hint });
 }

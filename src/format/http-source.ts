@@ -1,14 +1,15 @@
 /**
  * A remote file (or a remote `.catN` shard set) read with HTTP `Range` requests, for `inspect` before a download.
  * Each part is addressed by its hub `/resolve` URL; the first read follows the redirect to the CDN (the token goes
- * only to the hub's origin, see hub/http.ts) and later reads go straight to the CDN URL. Counts requests and body
- * bytes so callers can report what a remote inspection cost.
+ * only to the hub's origin, see http/send.ts) and later reads go straight to the CDN URL. Counts body bytes so
+ * callers can report what a remote inspection cost.
  */
 import type { Dispatcher } from 'undici';
 import { HubError } from '../errors.js';
-import { header, hubErrorFor, send } from '../hub/http.js';
-import { RetryableError, withRetries } from '../download/retry.js';
-import type { RetryOptions } from '../download/retry.js';
+import { checkContentRange } from '../http/content-range.js';
+import { RetryableError, withRetries } from '../http/retry.js';
+import type { RetryOptions } from '../http/retry.js';
+import { header, send, type Headers, type OriginToken } from '../http/send.js';
 import { readAcrossParts } from './shard-source.js';
 import { checkRange } from './source.js';
 import type { RandomAccessSource } from './source.js';
@@ -23,19 +24,18 @@ export interface RemotePart {
 
 export interface HttpSourceOptions {
   dispatcher: Dispatcher;
-  token?: { origin: string; value: string } | undefined;
+  token?: OriginToken | undefined;
   signal?: AbortSignal | undefined;
   retry?: RetryOptions | undefined;
+  /** The typed error for an answer ≥ 400 about part `file` (the hub's own mapping; RetryableError to retry). */
+  errorFor: (status: number, headers: Headers, file: string) => Error;
   /** For error messages. */
   repo: string;
-  revision: string;
 }
 
 export class HttpShardSource implements RandomAccessSource {
   readonly size: number;
   readonly description: string;
-  /** HTTP requests sent, redirects included. */
-  requests = 0;
   /** Body bytes received. */
   bytes = 0;
   private readonly locations: string[];
@@ -66,21 +66,21 @@ export class HttpShardSource implements RandomAccessSource {
   private async fetchPart(index: number, start: number, length: number, into: Uint8Array, at: number): Promise<void> {
     const part = this.parts[index]!;
     const url = this.locations[index]!;
-    const target = { repo: this.options.repo, revision: this.options.revision, file: part.name };
     const response = await send(url, {
       dispatcher: this.options.dispatcher,
       signal: this.options.signal,
       token: this.options.token,
       headers: { range: `bytes=${start}-${start + length - 1}` },
     });
-    this.requests += response.url === url ? 1 : 2;
     if (response.status >= 400) {
       await response.body.dump().catch(() => {});
-      throw hubErrorFor(response.status, response.headers, target);
+      throw this.options.errorFor(response.status, response.headers, part.name);
     }
     const range = header(response.headers, 'content-range');
-    const rangeStart = range === undefined ? undefined : Number(/bytes (\d+)-/.exec(range)?.[1]);
-    const usable = response.status === 206 ? rangeStart === start : response.status === 200 && start === 0;
+    const usable =
+      response.status === 206
+        ? checkContentRange(range, { start, end: start + length, size: part.size }) === 'ok'
+        : response.status === 200 && start === 0;
     if (!usable) {
       await response.body.dump().catch(() => {});
       const got = `HTTP ${response.status}${range ? ` (${range})` : ''}`;

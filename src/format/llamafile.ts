@@ -1,6 +1,7 @@
 /**
  * The llamafile layout: an executable (APE, starting `MZqFpD`) followed by a PKZIP archive that stores one GGUF
- * uncompressed and a `.args` file of default arguments (fact sheet B, A5). Also accepts a bare GGUF. Works on any
+ * uncompressed and a `.args` file of default arguments (as llamafile's `llamafile.c` / `zip.c` find them, and
+ * cosmopolitan's `tool/args` splits them). Also accepts a bare GGUF. Works on any
  * RandomAccessSource: a local file, local `.catN` shards, or a remote shard set.
  */
 import { inflateRawSync } from 'node:zlib';

@@ -85,12 +85,3 @@ export function summarizeModel(meta: GgufMetadata): ModelSummary {
     ggufVersion: meta.version,
   };
 }
-
-/** `405B` from a parameter count, for models without `general.size_label`. */
-export function formatParameterCount(count: number): string {
-  if (count >= 1e12) return `${(count / 1e12).toFixed(1)}T`;
-  if (count >= 1e9) return `${(count / 1e9).toFixed(1)}B`;
-  if (count >= 1e6) return `${(count / 1e6).toFixed(1)}M`;
-  if (count >= 1e3) return `${(count / 1e3).toFixed(1)}K`;
-  return String(count);
-}

@@ -2,7 +2,7 @@
  * Random access to the bytes of a file that may be local, split into `.catN` shards, or remote. The format readers
  * (zip, GGUF, llamafile) only ever see this interface, so one reader serves all three.
  */
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { FormatError, NotFoundError } from '../errors.js';
 
@@ -98,16 +98,6 @@ export class BufferSource implements RandomAccessSource {
   }
 
   async close(): Promise<void> {}
-}
-
-/** Size of a local file, or NotFoundError. */
-export async function fileSize(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`No such file: ${path}`);
-    throw error;
-  }
 }
 
 /** A window [start, start + size) of another source, seen as a source of its own (a zip entry's data). */

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { UsageError } from '../errors.js';
-import { parseDuration, parseSize } from './units.js';
+import { parseRpcList } from '../server/rpc/parse-rpc.js';
+import { parseDuration, parseSize } from '../text/units.js';
 
 /** One model the gateway serves, under the name clients send as `model`. */
 export interface GatewayModelConfig {
@@ -26,6 +27,12 @@ export interface GatewayModelConfig {
   promptTemplate?: string | undefined;
   /** Start even when the fit check says it will not fit in RAM. */
   force?: boolean | undefined;
+  /**
+   * llama.cpp RPC workers to offload to, as for `serve --rpc`: `HOST:PORT[=MEM]` each (checked at load). Needs a
+   * llama-server `runtime` and `gpuLayers`; the offloaded share of the model then counts against the workers, not
+   * the gateway's budget.
+   */
+  rpc?: string[] | undefined;
 }
 
 export interface GatewayConfig {
@@ -50,7 +57,7 @@ export interface GatewayConfig {
   models?: GatewayModelConfig[] | undefined;
 }
 
-type Kind = 'string' | 'integer' | 'duration' | 'size' | 'strings' | 'boolean';
+type Kind = 'string' | 'integer' | 'duration' | 'size' | 'strings' | 'boolean' | 'rpc';
 const TOP: Record<string, [keyof GatewayConfig, Kind] | 'models'> = {
   host: ['host', 'string'], port: ['port', 'integer'], apiKeys: ['apiKeys', 'strings'],
   memoryBudget: ['memoryBudget', 'size'], gpuMemoryBudget: ['gpuMemoryBudget', 'size'], ttl: ['ttlMs', 'duration'],
@@ -62,7 +69,7 @@ const MODEL: Record<string, [keyof GatewayModelConfig, Kind]> = {
   model: ['model', 'string'], runtime: ['runtime', 'string'], ctxSize: ['ctxSize', 'integer'],
   gpuLayers: ['gpuLayers', 'integer'], parallel: ['parallel', 'integer'], threads: ['threads', 'integer'],
   ttl: ['ttlMs', 'duration'], args: ['args', 'strings'], aliases: ['aliases', 'strings'],
-  promptTemplate: ['promptTemplate', 'string'], force: ['force', 'boolean'],
+  promptTemplate: ['promptTemplate', 'string'], force: ['force', 'boolean'], rpc: ['rpc', 'rpc'],
 };
 
 /** Reads and validates a config file. */
@@ -102,6 +109,16 @@ export function parseGatewayConfig(text: string, file: string, env: NodeJS.Proce
     });
   const read = (node: Node | null, kind: Kind, key: string): unknown => {
     if (node === null) return fail(node, `${key} has no value.`);
+    if (kind === 'rpc') {
+      // One string (`a:50052,b:50052`) or a list, as `--rpc` takes; checked here so a typo names its line.
+      const items = isSeq(node) ? (read(node, 'strings', key) as string[]) : [read(node, 'string', key) as string];
+      try {
+        parseRpcList(items);
+        return items;
+      } catch (error) {
+        return fail(node, `${key}: ${(error as Error).message.replace(/^rpc:? /, '')}`);
+      }
+    }
     if (kind === 'strings') {
       if (!isSeq(node)) return fail(node, `${key} must be a list of strings.`);
       return node.items.map((item) => read(item as Node, 'string', key));
@@ -119,11 +136,13 @@ export function parseGatewayConfig(text: string, file: string, env: NodeJS.Proce
       if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) return fail(node, `${key} must be a whole number ≥ 0.`);
       return raw;
     }
-    const parsed = typeof raw === 'number' || typeof raw === 'string' ? (kind === 'size' ? parseSize(raw) : parseDuration(raw)) : undefined;
-    if (parsed === undefined) {
-      return fail(node, kind === 'size' ? `${key} must be a size such as 48GB or 512MiB.` : `${key} must be a duration such as 10m, 30s or 0.`);
+    if (typeof raw !== 'number' && typeof raw !== 'string') return fail(node, `${key} must be a ${kind} such as ${kind === 'size' ? '48GB' : '10m'}.`);
+    // A plain number is seconds or bytes (YAML reads `ttl: 600` as a number); 0 is allowed (`ttl: 0` = never).
+    try {
+      return kind === 'size' ? parseSize(String(raw), { name: key }) : parseDuration(String(raw), { name: key, allowZero: true });
+    } catch (error) {
+      return fail(node, (error as Error).message);
     }
-    return parsed;
   };
 
   const config: GatewayConfig = {};

@@ -1,20 +1,22 @@
 /**
  * An error the gateway answers a request with: an HTTP status, a stable code, a message for people, and what each
  * API's error shape needs (Retry-After, the engine's last log lines). The API modules render it in their own shape.
+ * It lives with the gateway rather than in src/errors.ts because only the gateway's HTTP answers carry it; the CLI's
+ * exit-code table covers it all the same (exit 8, should one ever reach the command line).
  */
-import { LlamactlError } from '../errors.js';
+import { LlamactlError, type LlamactlErrorOptions } from '../errors.js';
 
-export interface GatewayErrorOptions {
+export interface GatewayErrorOptions extends LlamactlErrorOptions {
   /** Seconds for the Retry-After header (429/503). */
   retryAfterS?: number | undefined;
   /** The parameter at fault (OpenAI's `param`). */
   param?: string | undefined;
-  cause?: unknown;
 }
 
 export class GatewayError extends LlamactlError {
   override name = 'GatewayError';
-  override readonly code: string = 'E_GATEWAY';
+  override readonly code = 'E_GATEWAY' as const;
+  override readonly exitCode: number = 8;
   readonly status: number;
   /** A short machine-readable reason: `model_not_found`, `queue_full`, `engine_crashed`, … */
   readonly reason: string;
@@ -22,7 +24,7 @@ export class GatewayError extends LlamactlError {
   readonly param: string | undefined;
 
   constructor(status: number, reason: string, message: string, options: GatewayErrorOptions = {}) {
-    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    super(message, options);
     this.status = status;
     this.reason = reason;
     this.retryAfterS = options.retryAfterS;

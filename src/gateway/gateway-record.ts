@@ -1,13 +1,14 @@
 /**
  * A detached gateway's record, so that `llamactl ps` lists it (with the models it holds) and `llamactl stop gateway`
- * stops it: the same 0600 server record as `serve --detach` writes (runtime `gateway`), plus a 0600 key file next to
+ * stops it: the same 0600 server record as `serve --detach` writes (kind `gateway`), plus a 0600 key file next to
  * it holding a key that only `/gateway/models` accepts, so `ps` can ask a gateway that requires API keys.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runDir } from '../store/paths.js';
-import { logFilePath, processStartTime, removeServer, saveServer, type ServerRecord } from '../store/servers.js';
+import { logFilePath, removeServer, saveServer, type ServerRecord } from '../store/servers.js';
+import { processStartTime } from '../system/process-facts.js';
 import type { ModelStatus } from './model-handle.js';
 
 function keyPath(name: string, env?: NodeJS.ProcessEnv): string {
@@ -29,7 +30,7 @@ export async function saveGatewayRecord(
   await saveServer(
     {
       name: info.name, pid: process.pid, startTime: (await processStartTime(process.pid)) ?? '', url: gateway.url,
-      host: gateway.host, port: gateway.port, model: info.config ?? '(gateway)', runtime: 'gateway', healthPath: '/health',
+      host: gateway.host, port: gateway.port, model: info.config ?? '(gateway)', runtime: 'gateway', kind: 'gateway', healthPath: '/health',
       argv: info.argv, logFile: logFilePath(info.name, env), createdAt: new Date().toISOString(),
     },
     env,

@@ -1,7 +1,8 @@
 /**
  * What a model costs the memory budget: the GGUF-based estimate that `inspect` and the fit check use (weights + KV
  * cache at the configured context + margin). With GPU offload and a GPU budget, the offloaded share of it counts
- * against the GPU budget instead of RAM.
+ * against the GPU budget instead of RAM. With RPC workers the offloaded share lies on the workers (startServer checks
+ * that it fits there), so it counts against neither budget.
  */
 import { stat } from 'node:fs/promises';
 import { MEMORY_MARGIN } from '../format/fit.js';
@@ -19,7 +20,7 @@ export interface ModelCost {
 }
 
 export async function estimateModelCost(
-  model: Pick<GatewayModelConfig, 'model' | 'runtime' | 'ctxSize' | 'gpuLayers'>,
+  model: Pick<GatewayModelConfig, 'model' | 'runtime' | 'ctxSize' | 'gpuLayers' | 'rpc'>,
   options: { env?: NodeJS.ProcessEnv | undefined; gpuBudget?: number | undefined } = {},
 ): Promise<ModelCost> {
   const resolved = await resolveModel(model.model, model.runtime, options.env);
@@ -33,9 +34,10 @@ export async function estimateModelCost(
   }
   const total = info.memory.totalBytes;
   const layers = model.gpuLayers ?? 0;
-  if (options.gpuBudget === undefined || layers <= 0) return { ram: total, gpu: 0, ctxSize: info.memory.ctxSize };
+  const remote = (model.rpc?.length ?? 0) > 0;
+  if ((options.gpuBudget === undefined && !remote) || layers <= 0) return { ram: total, gpu: 0, ctxSize: info.memory.ctxSize };
   // llama.cpp offloads the repeating blocks and then the output layer: blockCount + 1 layers in all.
   const offloadable = (info.model.blockCount ?? layers) + 1;
-  const gpu = Math.round(total * Math.min(1, layers / offloadable));
-  return { ram: total - gpu, gpu, ctxSize: info.memory.ctxSize };
+  const offloaded = Math.round(total * Math.min(1, layers / offloadable));
+  return { ram: total - offloaded, gpu: remote ? 0 : offloaded, ctxSize: info.memory.ctxSize };
 }

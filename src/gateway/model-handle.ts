@@ -2,7 +2,7 @@
  * One configured model as the scheduler tracks it: its state (`unloaded` → `loading` → `loaded`, or `failed` with the
  * reason), its engine, its memory reservation, its slots and its idle timer.
  */
-import type { RunningServer } from '../server/start-server.js';
+import type { RunningServer } from '../server/running-server.js';
 import type { GatewayModelConfig } from './config.js';
 import { GatewayError } from './gateway-error.js';
 import type { ModelCost } from './model-cost.js';

@@ -6,7 +6,7 @@
  */
 import { predict, type PredictionInput } from '../client/predict.js';
 import { renderPrompt, resolveTemplate } from '../client/prompt-templates.js';
-import type { RunningServer } from '../server/start-server.js';
+import type { RunningServer } from '../server/running-server.js';
 import type { GatewayModelConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { toGatewayError } from './gateway-error.js';

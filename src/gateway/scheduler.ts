@@ -10,7 +10,7 @@ import type { GatewayModelConfig } from './config.js';
 import { GatewayError } from './gateway-error.js';
 import { ModelHandle, type ModelStatus } from './model-handle.js';
 import { estimateModelCost, type ModelCost } from './model-cost.js';
-import { formatSize } from './units.js';
+import { formatMemorySize } from '../text/format-bytes.js';
 
 export interface SchedulerOptions {
   models: readonly GatewayModelConfig[];
@@ -144,7 +144,7 @@ export class Scheduler {
       await this.#reserve(handle, handle.cost);
       const server = await startServer({
         model: config.model, runtime: config.runtime, ctxSize: config.ctxSize, gpuLayers: config.gpuLayers,
-        parallel: config.parallel, threads: config.threads, extraArgs: engineArgs(config), force: config.force,
+        parallel: config.parallel, threads: config.threads, extraArgs: engineArgs(config), force: config.force, rpc: config.rpc,
         // Each engine has its own key, so that nobody on this machine can go around the gateway to it.
         apiKey: randomBytes(24).toString('base64url'),
         host: '127.0.0.1', timeoutMs: this.#options.loadTimeoutMs, env: engineEnv(this.#options.env), signal: this.#stop.signal,
@@ -171,8 +171,8 @@ export class Scheduler {
   async #reserve(handle: ModelHandle, cost: ModelCost): Promise<void> {
     const { memoryBudget, gpuMemoryBudget, queueTimeoutMs } = this.#options;
     if (cost.ram > memoryBudget || (gpuMemoryBudget !== undefined && cost.gpu > gpuMemoryBudget)) {
-      const gpu = cost.gpu > 0 ? ` and ${formatSize(cost.gpu)} of GPU memory (GPU budget ${formatSize(gpuMemoryBudget ?? 0)})` : '';
-      throw new GatewayError(400, 'model_too_large', `${handle.config.name} needs about ${formatSize(cost.ram)} of memory at a context of ${cost.ctxSize}${gpu}, more than the whole memory budget of ${formatSize(memoryBudget)}.`);
+      const gpu = cost.gpu > 0 ? ` and ${formatMemorySize(cost.gpu)} of GPU memory (GPU budget ${formatMemorySize(gpuMemoryBudget ?? 0)})` : '';
+      throw new GatewayError(400, 'model_too_large', `${handle.config.name} needs about ${formatMemorySize(cost.ram)} of memory at a context of ${cost.ctxSize}${gpu}, more than the whole memory budget of ${formatMemorySize(memoryBudget)}.`);
     }
     const deadline = Date.now() + queueTimeoutMs;
     for (;;) {
@@ -189,7 +189,7 @@ export class Scheduler {
       else if (unloading) await unloading.unloading;
       else if (Date.now() >= deadline || this.#stop.signal.aborted) {
         const busy = [...this.#handles.values()].filter((other) => other.reserved).map((other) => other.config.name);
-        throw new GatewayError(503, 'memory_busy', `${handle.config.name} needs ${formatSize(cost.ram)} but only ${formatSize(Math.max(0, memoryBudget - used.ram))} of the ${formatSize(memoryBudget)} budget is free, and the models holding the rest (${busy.join(', ')}) are busy.`, {
+        throw new GatewayError(503, 'memory_busy', `${handle.config.name} needs ${formatMemorySize(cost.ram)} but only ${formatMemorySize(Math.max(0, memoryBudget - used.ram))} of the ${formatMemorySize(memoryBudget)} budget is free, and the models holding the rest (${busy.join(', ')}) are busy.`, {
           retryAfterS: 5,
         });
       } else await this.#waitForChange(deadline - Date.now());

@@ -1,6 +1,7 @@
 /**
  * How to exec a server executable. An APE llamafile (`MZqFpD='…`) has no shebang: macOS refuses it with ENOEXEC
- * (nodejs/node#46782), so it goes through `/bin/sh <file>`, which is what the APE prolog is written for (facts C).
+ * (nodejs/node#46782), so it goes through `/bin/sh <file>`, which is what the APE prolog is written for (the
+ * llamafile README's Gotchas: `sh -c ./file` is the workaround for "exec format error").
  * Linux execs it directly (libuv retries through /bin/sh); `viaShell` forces the fallback after an ENOEXEC anywhere.
  * Never a shell *string*: the file and its arguments are passed as argv.
  */

@@ -52,7 +52,7 @@ export async function detectRuntime(path: string, options: DetectRuntimeOptions 
 }
 
 /** Throws a RuntimeError with the fix (`chmod +x`) when the file lacks the executable bit. */
-export async function assertExecutable(path: string): Promise<void> {
+async function assertExecutable(path: string): Promise<void> {
   try {
     await access(path, constants.X_OK);
   } catch (error) {
@@ -60,7 +60,7 @@ export async function assertExecutable(path: string): Promise<void> {
   }
 }
 
-export async function startsWithApeMagic(path: string): Promise<boolean> {
+async function startsWithApeMagic(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
   try {
     const buffer = Buffer.alloc(APE_MAGIC.length);

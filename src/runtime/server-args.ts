@@ -11,6 +11,8 @@ export interface ServerArgsOptions {
   threads?: number | undefined;
   parallel?: number | undefined;
   apiKey?: string | undefined;
+  /** llama.cpp RPC workers (`host:port`), for `--rpc`: only llama-server has the RPC backend. */
+  rpc?: readonly string[] | undefined;
   /** Passed through last, so they win over ours (the engines' parsers keep the last value). */
   extraArgs?: readonly string[] | undefined;
 }
@@ -26,15 +28,19 @@ export function effectiveKind(kind: RuntimeKind, extraArgs: readonly string[] = 
 /**
  * The argv (without the executable) that starts `kind` as an HTTP server.
  *
- * - llamafile 0.8/0.9: `--server --nobrowser` always (no chat REPL grabs the terminal, no browser opens; facts A1),
- *   plus `--log-disable`, which sends the log to stdout instead of a `llama.log` file in the cwd (facts A2) so the
+ * - llamafile 0.8/0.9: `--server --nobrowser` always (no chat REPL grabs the terminal, no browser opens; llamafile
+ *   0.8.13 `main.cpp` picks the mode, `server.cpp` opens the browser unless `--nobrowser`), plus `--log-disable`, which
+ *   sends the log to stdout instead of a `llama.log` file in the cwd (0.8.13 `server.cpp`; llama.cpp PR #4260) so the
  *   offload and listening lines reach us.
  * - llamafiler (0.9 `--v2`): `-l HOST:PORT`; it has no `--host/--port/--nobrowser/--api-key` and exits 1 on an
- *   unknown flag (facts A3), so none of those are passed and an API key is refused up front.
- * - llamafile 0.10: `--server` only. `--nobrowser` is not among 0.10's documented flags (facts A4, F) and 0.10 fails
- *   on flags it does not know ("error: invalid argument", #936); in `--server` mode it runs upstream llama-server,
- *   which opens no browser. So passing it risks a fatal error for no gain.
- * - llama-server: upstream flags; `--port` always, since its default port is about to change (facts D1).
+ *   unknown flag (llamafile 0.9.3 `llamafile/flags.cpp`), so none of those are passed and an API key is refused up
+ *   front.
+ * - llamafile 0.10: `--server` only. `--nobrowser` is not among 0.10's documented flags (mozilla-ai/llamafile
+ *   `docs/cli_arguments.md`; whether 0.10 accepts it is unconfirmed) and 0.10 fails on flags it does not know
+ *   ("error: invalid argument", #936); in `--server` mode it runs upstream llama-server, which opens no browser. So
+ *   passing it risks a fatal error for no gain.
+ * - llama-server: upstream flags; `--port` always, since its default port is about to change (llama.cpp
+ *   `tools/server/server.cpp` warns that it becomes 9931).
  *
  * The API key of llama-server and llamafile 0.10 travels in the environment (`buildServerEnv`), not here.
  */
@@ -42,7 +48,14 @@ export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): 
   const extra = options.extraArgs ?? [];
   const model = options.modelPath === undefined ? [] : ['-m', options.modelPath];
   if (kind === 'llama-server' && options.modelPath === undefined) {
-    throw new UsageError('llama-server needs weights: pass a .gguf (or .llamafile) model with --runtime.');
+    throw new UsageError('llama-server needs weights: pass a .gguf (or .llamafile) as the model, with llama-server as the runtime.', {
+      option: 'runtime',
+    });
+  }
+  if (options.rpc?.length && kind !== 'llama-server') {
+    throw new UsageError(`${kind === 'llamafile-0.10' ? 'llamafile 0.10' : 'llamafile'} runtimes do not include llama.cpp's RPC backend, so they cannot use --rpc workers.`, {
+      hint: 'Serve with llama-server (a llama.cpp build with -DGGML_RPC=ON): --runtime PATH/llama-server, or leave --runtime out.',
+    });
   }
   const common = [
     ...flag('-c', options.ctxSize),
@@ -53,7 +66,8 @@ export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): 
     case 'llamafiler': {
       if (options.apiKey !== undefined) {
         throw new UsageError('llamafiler (--v2) does not support API keys.', {
-          hint: 'Drop --api-key, or run the v1 server (leave out --v2).',
+          hint: 'Leave out apiKey, or run the v1 server (leave out --v2).',
+          option: 'apiKey',
         });
       }
       const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -68,7 +82,7 @@ export function buildServerArgs(kind: RuntimeKind, options: ServerArgsOptions): 
       return ['--server', ...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
         ...offloadLogging(options, extra), ...extra];
     case 'llama-server':
-      return [...model, ...hostPort(options), ...common, ...flag('-np', options.parallel),
+      return [...model, ...hostPort(options), ...common, ...flag('-np', options.parallel), ...flag('--rpc', options.rpc?.join(',')),
         ...offloadLogging(options, extra), ...extra];
   }
 }
@@ -103,7 +117,8 @@ function flag(name: string, value: string | number | undefined): string[] {
   return value === undefined ? [] : [name, String(value)];
 }
 
-/** Where readiness is probed: llamafiler has no /health, and its docs call /v1/models the health check (facts D2). */
+/** Where readiness is probed: llamafiler has no /health, and its docs call /v1/models the health check
+ * (llamafile 0.9.3 `llamafile/server/doc/endpoints.md`). */
 export function healthPath(kind: RuntimeKind): string {
   return kind === 'llamafiler' ? '/v1/models' : '/health';
 }

@@ -1,5 +1,6 @@
-import { AbortError, InsufficientMemoryError } from '../errors.js';
-import type { FitVerdict, SystemMemory } from '../format/fit.js';
+import { checkModelFit, insufficientMemoryError, type FitReport, type MemoryEstimate, type SystemMemory } from '../format/fit.js';
+import { estimateFromHeader } from '../format/header-estimate.js';
+import { FileSource } from '../format/source.js';
 
 export interface ServeFitOptions {
   ctxSize?: number | undefined;
@@ -7,9 +8,8 @@ export interface ServeFitOptions {
   /** Start even when the model will not fit in RAM. */
   force?: boolean | undefined;
   memory?: SystemMemory | undefined;
-  onFit?: ((verdict: FitVerdict | { level: 'unknown'; message: string }) => void) | undefined;
+  onFit?: ((report: FitReport) => void) | undefined;
   signal?: AbortSignal | undefined;
-  env?: NodeJS.ProcessEnv | undefined;
 }
 
 /**
@@ -18,26 +18,23 @@ export interface ServeFitOptions {
  * A header that cannot be read never blocks the start: the engine reports a corrupt model better than we can.
  */
 export async function checkServeFit(weights: string, options: ServeFitOptions): Promise<void> {
-  const { inspect } = await import('../inspect.js');
-  let verdict: FitVerdict;
-  try {
-    const result = await inspect(weights, {
-      ctxSize: options.ctxSize || undefined,
-      memory: options.memory,
-      signal: options.signal,
-      env: options.env,
-    });
-    verdict = result.fit;
-  } catch (error) {
-    if (error instanceof AbortError || options.signal?.aborted) throw error;
-    options.onFit?.({ level: 'unknown', message: `Could not read the model's header: ${(error as Error).message}` });
-    return;
-  }
-  options.onFit?.(verdict);
+  const report = await checkModelFit(() => estimateWeights(weights, options.ctxSize), {
+    memory: options.memory,
+    signal: options.signal,
+  });
+  options.onFit?.(report);
   const offloading = (options.gpuLayers ?? 0) > 0;
-  if (!verdict.fits && !options.force && !offloading) {
-    throw new InsufficientMemoryError(verdict.message, {
-      hint: `${verdict.hint ?? ''} Pass --force to start it anyway.`.trim(),
-    });
+  if (report.fits === false && !options.force && !offloading) {
+    throw insufficientMemoryError(report, 'Set `force` to start it anyway.');
+  }
+}
+
+/** The memory estimate of local weights (a `.gguf` or `.llamafile`) from their header, at `ctxSize` or the default. */
+export async function estimateWeights(weights: string, ctxSize: number | undefined): Promise<MemoryEstimate> {
+  const source = await FileSource.open(weights);
+  try {
+    return (await estimateFromHeader(source, { ctxSize: ctxSize || undefined })).memory;
+  } finally {
+    await source.close();
   }
 }

@@ -9,7 +9,8 @@ const LISTENING = /\b(?:listening (?:on|at)|listen) https?:\/\/(\[[^\]]+\]|[^\s:
 const OFFLOADED = /offloaded (\d+)\/(\d+) layers to GPU/;
 
 /**
- * Recognises the lines that matter across engines (facts D1, C):
+ * Recognises the lines that matter across engines (llamafile 0.8.13/0.9.3 `server.cpp` and `utils.h` `server_log`,
+ * llamafiler `listen.cpp`, llama.cpp `tools/server`, `llama-model.cpp` for the offload line):
  * upstream `srv main: listening on http://H:P` / `model loaded`; old llamafile JSON
  * `{"msg":"HTTP server listening","hostname":…,"port":"8080"}` (or `"message"`) and text
  * `llama server listening at http://H:P`; llamafiler `listen http://H:P`; `offloaded N/M layers to GPU`;

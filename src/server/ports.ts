@@ -31,7 +31,8 @@ export async function assertPortFree(host: string, port: number): Promise<void> 
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE') throw new PortInUseError(port, host, { cause: error });
     throw new UsageError(`Cannot listen on ${host}:${port} (${code ?? String(error)}).`, {
-      hint: 'Check --host (an address of this machine) and --port (1024-65535 without privileges).',
+      hint: 'Check host (an address of this machine) and port (1024-65535 without privileges).',
+      option: code === 'EACCES' ? 'port' : 'host',
       cause: error,
     });
   }

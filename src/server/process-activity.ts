@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { statFields } from '../system/process-facts.js';
 
 /** Work a process tree has done so far: CPU time in clock ticks (1/100 s) and bytes read. */
 export interface Activity {
@@ -50,19 +51,6 @@ export function treeActivity(rootPid: number): Activity | undefined {
  */
 export function madeProgress(before: Activity, after: Activity, elapsedMs: number): boolean {
   return after.bytes - before.bytes >= 1024 * 1024 || after.ticks - before.ticks >= Math.max(1, elapsedMs / 100);
-}
-
-/**
- * Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses), from field 3 (state)
- * on: `[0]` is the state, `[1]` the ppid, `[19]` the start time. Undefined when the process is gone (or not Linux).
- */
-export function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
 }
 
 /** rchar (read calls, page cache included) + read_bytes (from the disk, e.g. mmap faults); 0 if unreadable. */

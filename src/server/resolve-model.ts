@@ -33,6 +33,7 @@ export async function resolveModel(
   if (await isGguf(path)) {
     throw new UsageError(`${model} is a GGUF file: it needs a runtime to serve it.`, {
       hint: 'Add --runtime PATH (a llamafile or llama-server binary).',
+      option: 'runtime',
     });
   }
   return { executable: path, modelPath: undefined };

@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import { ServerStartError } from '../errors.js';
+import { ServerStartError, type LlamactlError } from '../errors.js';
 import type { ExitInfo } from './launch-engine.js';
 import type { LaunchedServer } from './launch-ready.js';
 
@@ -18,6 +18,10 @@ export interface ServerExit extends ExitInfo {
   reason: string;
   /** The last output of the run that ended it. */
   outputTail: string;
+  /** How long that run lived (spawn → exit), in ms. */
+  durationMs?: number | undefined;
+  /** A head on RPC workers: the worker that brought it down, as that worker's typed error (WorkerLostError, …). */
+  rpcError?: LlamactlError | undefined;
 }
 
 export interface SuperviseOptions {
@@ -62,7 +66,8 @@ export async function supervise(options: SuperviseOptions): Promise<ServerExit> 
     if (attempt > 1) current = await options.relaunch();
     const started = Date.now();
     const exit = await current.engine.exited;
-    last = { ...exit, reason: describeExit(exit), outputTail: current.engine.tail() };
+    const durationMs = Date.now() - current.engine.startedAt;
+    last = { ...exit, reason: describeExit(exit), outputTail: current.engine.tail(), durationMs };
     if (options.isStopping() || options.restart === 'no' || isCleanExit(exit)) return;
     throw new Crashed(Date.now() - started);
   };
@@ -98,5 +103,6 @@ function relaunchFailure(error: Error): ServerExit {
     signal: details?.signal,
     reason: (error.message.split('\n')[0] ?? '').replace(/^The server /, '').replace(/\.$/, ''),
     outputTail: details?.outputTail ?? '',
+    durationMs: details?.durationMs,
   };
 }

@@ -1,7 +1,7 @@
-import { statFields } from './process-activity.js';
+import { isAlive } from '../system/process-facts.js';
 
 /** Sends `signal` to the process group `pgid`; false when the group is already gone. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
@@ -49,16 +49,4 @@ export async function terminateGroup(pgid: number, options: TerminateOptions): P
 /** Resolves when `pid` no longer exists (for processes that are not our children, e.g. detached servers). */
 export async function waitForPidGone(pid: number, pollMs = 50): Promise<void> {
   while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, pollMs));
-}
-
-/** True while `pid` exists and is not a zombie (an unreaped zombie has exited; some container inits never reap). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  const fields = statFields(pid);
-  return fields !== undefined && fields[0] !== 'Z';
 }

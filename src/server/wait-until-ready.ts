@@ -2,7 +2,7 @@ import { AbortError, ServerStartError, ServerTimeoutError } from '../errors.js';
 import type { EngineProcess, ExitInfo } from './launch-engine.js';
 import { connectHost, formatUrl, type LogEvent } from './parse-log-line.js';
 import { madeProgress, treeActivity } from './process-activity.js';
-import { probeHttp } from './probe-http.js';
+import { probeHttp } from '../system/probe-http.js';
 
 export interface WaitOptions {
   healthPath: string;

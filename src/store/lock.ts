@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isAlive } from '../server/terminate-group.js';
+import { isAlive } from '../system/process-facts.js';
 
 /**
  * Runs `body` while holding a lock directory (`mkdir` is atomic). A lock left by a process that no longer exists is

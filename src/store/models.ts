@@ -1,9 +1,10 @@
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
-import { journalPath, readJournal, writeJsonAtomic } from '../download/journal.js';
-import { planChunks } from '../download/plan-chunks.js';
+import { journalPath, readJournal } from './pull-journal.js';
+import { planChunks } from './chunk-plan.js';
 import { quantOf } from '../hub/shards.js';
+import { writeJsonAtomic } from '../system/atomic-json.js';
 import { lockOwner } from './lock.js';
 import { modelsDir } from './paths.js';
 
@@ -44,7 +45,7 @@ export interface RepoManifest {
   models: Record<string, ModelRecord>;
 }
 
-export const MANIFEST = 'manifest.json';
+const MANIFEST = 'manifest.json';
 const MODEL_FILE = /\.(llamafile|gguf)$/i;
 
 /** The store folder of a repo. */

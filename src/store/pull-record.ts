@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeJsonAtomic } from '../download/journal.js';
+import { writeJsonAtomic } from '../system/atomic-json.js';
 import { readManifest, recordModel, type ModelRecord } from './models.js';
 import { llamactlHome, modelsDir } from './paths.js';
 

@@ -1,10 +1,11 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { RuntimeKind } from '../runtime/runtime-info.js';
-import { probeHttp } from '../server/probe-http.js';
-import { statFields } from '../server/process-activity.js';
-import { isAlive } from '../server/terminate-group.js';
+import { writeJsonAtomic } from '../system/atomic-json.js';
+import { acceptsTcp } from '../system/accepts-tcp.js';
+import { probeHttp } from '../system/probe-http.js';
+import { isAlive, processStartTime } from '../system/process-facts.js';
 import { tryFileLock } from './lock.js';
 import { runDir } from './paths.js';
 
@@ -19,13 +20,18 @@ export interface ServerRecord {
   port: number;
   /** What the user asked to serve (store name or path). */
   model: string;
-  /** `gateway` for a detached `llamactl gateway`. */
-  runtime: RuntimeKind | 'gateway';
+  /** The engine's kind; `rpc-server` for a worker, `gateway` for a gateway (which runs engines of its own). */
+  runtime: RuntimeKind | 'rpc-server' | 'gateway';
   healthPath: string;
   argv: string[];
   logFile: string;
   createdAt: string;
   gpu?: { offloaded: number; total: number } | undefined;
+  /**
+   * `worker`: an rpc-server from `llamactl worker --detach` (no HTTP; "ready" means it accepts connections).
+   * `gateway`: a detached `llamactl gateway` (its engines are its own children, not recorded here).
+   */
+  kind?: 'server' | 'worker' | 'gateway' | undefined;
 }
 
 export type ServerState = 'ready' | 'loading' | 'unhealthy' | 'unreachable' | 'exited';
@@ -35,15 +41,6 @@ export interface ServerStatus extends ServerRecord {
   state: ServerState;
   /** The HTTP status of the health probe, when one answered. */
   healthStatus?: number | undefined;
-}
-
-/** Start time of `pid`: /proc/<pid>/stat field 22 on Linux, `ps -o lstart=` elsewhere; undefined if gone. */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  if (process.platform === 'linux') return statFields(pid)?.[19];
-  const { execa } = await import('execa');
-  const result = await execa('ps', ['-o', 'lstart=', '-p', String(pid)], { reject: false });
-  const text = String(result.stdout ?? '').trim();
-  return result.exitCode === 0 && text ? text : undefined;
 }
 
 /** True when `pid` runs and is still the process the record was written for. */
@@ -63,10 +60,7 @@ export function logFilePath(name: string, env?: NodeJS.ProcessEnv): string {
 /** Writes (atomically) a server record with mode 0600 in a 0700 run dir. */
 export async function saveServer(record: ServerRecord, env?: NodeJS.ProcessEnv): Promise<void> {
   await mkdir(runDir(env), { recursive: true, mode: 0o700 });
-  const file = recordPath(record.name, env);
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  await rename(temporary, file);
+  await writeJsonAtomic(recordPath(record.name, env), record, 0o600, 2);
 }
 
 export async function removeServer(name: string, env?: NodeJS.ProcessEnv): Promise<void> {
@@ -106,6 +100,9 @@ export async function listServers(
         return { ...record, state: 'exited' };
       }
       if (options.health === false) return { ...record, state: 'ready' };
+      if (record.kind === 'worker') {
+        return { ...record, state: (await acceptsTcp(record.host, record.port, 1000)) ? 'ready' : 'unreachable' };
+      }
       const status = await probeHttp(`${record.url}${record.healthPath}`, 1000);
       const state: ServerState =
         status === 200 ? 'ready' : status === 503 ? 'loading' : status === undefined ? 'unreachable' : 'unhealthy';
@@ -174,12 +171,14 @@ export async function claimServerName(
     if (!isServerName(requested)) {
       throw new UsageError(`Bad server name ${JSON.stringify(requested)}.`, {
         hint: 'Use letters, digits, ".", "_" and "-".',
+        option: 'name',
       });
     }
     const claim = live.has(requested) ? undefined : await tryClaim(requested, env);
     if (!claim) {
       throw new UsageError(`A server named ${requested} is already running (or starting).`, {
-        hint: `Stop it first (llamactl stop ${requested}) or pick another --name.`,
+        hint: `Stop it first (llamactl stop ${requested}) or pick another name.`,
+        option: 'name',
       });
     }
     return claim;

@@ -5,6 +5,8 @@
 export interface TestFixtures {
   /** The real llama.cpp `llama-server`. */
   serverPath: string;
+  /** llama.cpp's `rpc-server` of the same build (RPC worker). */
+  rpcServerPath: string;
   /** The tiny random-weight Llama GGUF the project generates. */
   ggufPath: string;
   /** The llamafile-format stand-in artifact (executable prefix + zip with the GGUF and `.args`). */
@@ -21,6 +23,7 @@ export function testFixtures(): TestFixtures {
   };
   return {
     serverPath: get('LLAMACTL_TEST_SERVER'),
+    rpcServerPath: get('LLAMACTL_TEST_RPC_SERVER'),
     ggufPath: get('LLAMACTL_TEST_GGUF'),
     llamafilePath: get('LLAMACTL_TEST_LLAMAFILE'),
     vocabPath: get('LLAMACTL_TEST_VOCAB'),

@@ -6,11 +6,11 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeTinyModel } from '../../src/engine/tiny-model.js';
+import { writeTinyModel } from '../../src/demo/tiny-model.js';
 import type { GatewayModelConfig } from '../../src/gateway/config.js';
 import { estimateModelCost } from '../../src/gateway/model-cost.js';
 import { startGateway, type Gateway, type StartGatewayOptions } from '../../src/gateway/start-gateway.js';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 
 export interface GatewayFixture {
   home: string;

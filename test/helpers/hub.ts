@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalHub, generatedBytes, type Fault, type LocalHubOptions, type LocalRepoSpec } from '../../src/hub/local-hub.js';
+import { generatedBytes } from '../../src/demo/local-hub-content.js';
+import { FaultHub, type FaultHubOptions, type FaultRepoSpec } from './fault-hub.js';
 
 export const REPO = 'Mozilla/Test-Model-llamafile';
 const MB = 1_000_000;
 
 /** A repo like Mozilla's split ones: a 3-shard Q2_K set (cat0…cat2.llamafile), a Q4_0 set in the other naming order,
  * and a small single llamafile, plus a README. Sizes are odd so shard boundaries never align with chunks. */
-export function fixtureRepo(extra: Partial<LocalRepoSpec> = {}): LocalRepoSpec {
+export function fixtureRepo(extra: Partial<FaultRepoSpec> = {}): FaultRepoSpec {
   return {
     files: {
       'README.md': '# test model\n',
@@ -43,7 +44,7 @@ export async function fileSha256(path: string): Promise<string> {
 }
 
 export interface TestHub {
-  hub: LocalHub;
+  hub: FaultHub;
   /** A temp LLAMACTL_HOME. */
   home: string;
   /** Environment for runCli: LLAMACTL_HOME, HF_ENDPOINT, no HF_TOKEN. */
@@ -51,8 +52,8 @@ export interface TestHub {
   close: () => Promise<void>;
 }
 
-export async function startTestHub(options: Partial<LocalHubOptions> & { faults?: Fault[] } = {}): Promise<TestHub> {
-  const hub = await LocalHub.start({ repos: { [REPO]: fixtureRepo() }, ...options });
+export async function startTestHub(options: Partial<FaultHubOptions> = {}): Promise<TestHub> {
+  const hub = await FaultHub.start({ repos: { [REPO]: fixtureRepo() }, ...options });
   const home = await mkdtemp(join(tmpdir(), 'llamactl-pull-'));
   return {
     hub,
@@ -66,6 +67,6 @@ export async function startTestHub(options: Partial<LocalHubOptions> & { faults?
 }
 
 /** CDN data requests (GETs of bytes) the hub has answered. */
-export function dataRequests(hub: LocalHub) {
+export function dataRequests(hub: FaultHub) {
   return hub.requests.filter((r) => r.origin === 'cdn' && r.method === 'GET');
 }

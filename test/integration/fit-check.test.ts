@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InsufficientMemoryError } from '../../src/errors.js';
-import { LocalHub } from '../../src/hub/local-hub.js';
+import { LocalHub } from '../../src/demo/local-hub.js';
 import { pull, type PullEvent } from '../../src/pull.js';
 import { startServer } from '../../src/server/start-server.js';
 import { testFixtures } from '../helpers/engine.js';

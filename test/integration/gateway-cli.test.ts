@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 import { runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/gateway.js';
 

@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 import { eventually, gatewayFixture, state, type GatewayFixture } from '../helpers/gateway.js';
 import type { Gateway } from '../../src/gateway/start-gateway.js';
 

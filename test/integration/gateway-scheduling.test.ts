@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 import { costs, engineAccess, eventually, gatewayFixture, state, type GatewayFixture } from '../helpers/gateway.js';
 
 let fixture: GatewayFixture;

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubAuthError } from '../../src/errors.js';
-import { LocalHub } from '../../src/hub/local-hub.js';
+import { FaultHub as LocalHub } from '../helpers/fault-hub.js';
 import { inspect } from '../../src/inspect.js';
-import { writeStandinLlamafile } from '../../src/engine/standin-llamafile.js';
+import { writeStandinLlamafile } from '../../src/demo/standin-llamafile.js';
 import { GgufType } from '../../src/format/gguf-constants.js';
-import { encodeGgufHeader } from '../../src/format/gguf-writer.js';
+import { encodeGgufHeader } from '../../src/demo/gguf-writer.js';
 import { runCli } from '../helpers/cli.js';
 
 function fixture(name: string): string {

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generatedBytes } from '../../src/hub/local-hub.js';
+import { generatedBytes } from '../../src/demo/local-hub-content.js';
 import { join as joinShards } from '../../src/join.js';
 import { DiskSpaceError } from '../../src/errors.js';
 import { runCli } from '../helpers/cli.js';

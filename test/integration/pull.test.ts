@@ -2,8 +2,8 @@ import { execa } from 'execa';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readJournal } from '../../src/download/journal.js';
-import type { Fault } from '../../src/hub/local-hub.js';
+import { readJournal } from '../../src/store/pull-journal.js';
+import type { Fault } from '../helpers/fault-hub.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { dataRequests, expectedQ2K, fileSha256, fixtureRepo, REPO, startTestHub, type TestHub } from '../helpers/hub.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 import { CLI, runCli } from '../helpers/cli.js';
 
 const serverPath = process.env.LLAMACTL_TEST_SERVER!;

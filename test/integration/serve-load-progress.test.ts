@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ServerTimeoutError } from '../../src/errors.js';
 import { startServer } from '../../src/server/start-server.js';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 
 const serverPath = process.env.LLAMACTL_TEST_SERVER!;
 const ggufPath = process.env.LLAMACTL_TEST_GGUF!;

@@ -7,9 +7,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { PortInUseError, ServerStartError, ServerTimeoutError } from '../../src/errors.js';
+import { PortInUseError, ServerExitError, ServerStartError, ServerTimeoutError } from '../../src/errors.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/start-server.js';
-import { isAlive } from '../../src/server/terminate-group.js';
+import { isAlive } from '../../src/system/process-facts.js';
 
 const serverPath = process.env.LLAMACTL_TEST_SERVER!;
 const ggufPath = process.env.LLAMACTL_TEST_GGUF!;
@@ -121,6 +121,30 @@ describe('startServer on llama-server with a .gguf', () => {
       expect(isAlive(pid)).toBe(true);
     }
     expect(isAlive(pid)).toBe(false);
+  });
+
+  test('wait(): resolves once the server is stopped, and on a clean exit (a SIGTERM from outside)', async () => {
+    const stopped = await start();
+    const waiting = stopped.wait();
+    await stopped.stop();
+    await expect(waiting).resolves.toMatchObject({ reason: expect.any(String) });
+
+    const shutDown = await start();
+    process.kill(shutDown.pid, 'SIGTERM');
+    await expect(shutDown.wait()).resolves.toMatchObject({ exitCode: 0, signal: undefined });
+  });
+
+  test('wait(): a crash after ready rejects with ServerExitError: command, signal, output tail, duration', async () => {
+    const server = await start();
+    process.kill(server.pid, 'SIGKILL');
+    const error = await server.wait().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServerExitError);
+    const { code, exitCode, message, details } = error as ServerExitError;
+    expect([code, exitCode]).toEqual(['E_SERVER_EXIT', 8]);
+    expect(message).toMatch(/^The server was killed by SIGKILL\.\n--- last output ---\n/);
+    expect(details).toMatchObject({ command: server.argv, exitCode: undefined, signal: 'SIGKILL' });
+    expect(details.outputTail).toContain('listening on');
+    expect(details.durationMs).toBeGreaterThanOrEqual(server.readyMs);
   });
 
   test('restart on failure: a killed engine is restarted on the same URL, and the restart is reported', async () => {

@@ -1,17 +1,39 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
 import type { InspectResult } from '../../inspect.js';
+import { integer } from '../flags.js';
 import { examples } from '../help.js';
 import { formatBytes, printJson, withInterrupt } from '../output.js';
 
-interface InspectFlags {
-  ctxSize?: string;
-  json?: boolean;
-  requireFit?: boolean;
-  revision: string;
-  file?: string;
-  endpoint?: string;
-  token?: string;
+export interface InspectCommandOptions {
+  ctxSize?: number | undefined;
+  json?: boolean | undefined;
+  /** Fail with InsufficientMemoryError (exit 6) when the model will not fit in RAM. */
+  requireFit?: boolean | undefined;
+  revision?: string | undefined;
+  file?: string | undefined;
+  endpoint?: string | undefined;
+  token?: string | undefined;
+}
+
+/** `llamactl inspect TARGET…`: the model's metadata and memory needs, as a table or JSON on stdout. */
+export async function inspectCommand(targets: string[], options: InspectCommandOptions = {}): Promise<void> {
+  const { inspect } = await import('../../inspect.js');
+  const result = await withInterrupt((signal) =>
+    inspect(targets, {
+      ctxSize: options.ctxSize,
+      revision: options.revision,
+      file: options.file,
+      endpoint: options.endpoint,
+      token: options.token,
+      signal,
+    }),
+  );
+  if (options.json) printJson(result);
+  else process.stdout.write(render(result));
+  if (options.requireFit && !result.fit.fits) {
+    const { insufficientMemoryError } = await import('../../format/fit.js');
+    throw insufficientMemoryError(result.fit);
+  }
 }
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -57,7 +79,7 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description("Show a model's metadata, default arguments and memory needs — locally, or remotely before a download.")
     .argument('<target...>', 'a .llamafile/.gguf path, .catN shard paths, a model in the store, or owner/repo[:QUANT]')
-    .option('-c, --ctx-size <n>', 'context size for the memory estimate (default: .args, else 8192)')
+    .option('-c, --ctx-size <n>', 'context size for the memory estimate (default: .args, else 8192)', integer('--ctx-size', { min: 0 }))
     .option('--require-fit', 'exit with an error (code 6) when the model will not fit in RAM')
     .option('--revision <rev>', 'remote refs: branch, tag or commit', 'main')
     .option('--file <name>', 'remote refs: one file or shard set of the repo')
@@ -73,30 +95,5 @@ export function registerInspect(program: Command): void {
         'llamactl inspect Mozilla/Meta-Llama-3.1-8B-Instruct-llamafile:Q4_K_M --json',
       ]),
     )
-    .action(async (targets: string[], flags: InspectFlags) => {
-      let ctxSize: number | undefined;
-      if (flags.ctxSize !== undefined) {
-        ctxSize = Number(flags.ctxSize);
-        if (!Number.isInteger(ctxSize) || ctxSize < 0) {
-          throw new UsageError(`-c must be a whole number of tokens, got ${JSON.stringify(flags.ctxSize)}.`);
-        }
-      }
-      const { inspect } = await import('../../inspect.js');
-      const result = await withInterrupt((signal) =>
-        inspect(targets, {
-          ctxSize,
-          revision: flags.revision,
-          file: flags.file,
-          endpoint: flags.endpoint,
-          token: flags.token,
-          signal,
-        }),
-      );
-      if (flags.json) printJson(result);
-      else process.stdout.write(render(result));
-      if (flags.requireFit && !result.fit.fits) {
-        const { insufficientMemoryError } = await import('../../format/fit.js');
-        throw insufficientMemoryError(result.fit);
-      }
-    });
+    .action((targets: string[], flags: InspectCommandOptions) => inspectCommand(targets, flags));
 }

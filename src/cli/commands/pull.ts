@@ -1,29 +1,72 @@
-import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { Option, type Command } from 'commander';
+import { duration, integer, positive } from '../flags.js';
 import { examples } from '../help.js';
 import { formatBytes, formatDuration, printJson, withInterrupt } from '../output.js';
 import { createProgressRenderer, progressMode } from '../progress.js';
+
+export interface PullCommandOptions {
+  file?: string | undefined;
+  dir?: string | undefined;
+  revision?: string | undefined;
+  connections?: number | undefined;
+  endpoint?: string | undefined;
+  token?: string | undefined;
+  json?: boolean | undefined;
+  quiet?: boolean | undefined;
+  /** Check sha256 (default true). */
+  verify?: boolean | undefined;
+  stallTimeoutMs?: number | undefined;
+  fitCheck?: 'off' | 'warn' | 'require' | undefined;
+  ctxSize?: number | undefined;
+}
+
+/** `llamactl pull REF`: download with progress on stderr, the path (or a result object with --json) on stdout. */
+export async function pullCommand(ref: string, options: PullCommandOptions = {}): Promise<void> {
+  const { pull } = await import('../../pull.js');
+  const verify = options.verify ?? true;
+  const renderer = await createProgressRenderer(progressMode(options));
+  const started = Date.now();
+  let result;
+  try {
+    result = await withInterrupt((signal) =>
+      pull(ref, {
+        file: options.file,
+        dir: options.dir,
+        revision: options.revision,
+        connections: options.connections,
+        endpoint: options.endpoint,
+        token: options.token,
+        verify,
+        stallTimeoutMs: options.stallTimeoutMs,
+        fitCheck: options.fitCheck,
+        ctxSize: options.ctxSize,
+        signal,
+        onProgress: renderer.onProgress,
+      }),
+    );
+  } finally {
+    renderer.stop();
+  }
+  if (options.json) return printJson({ type: 'result', ...result });
+  if (options.quiet) return void process.stdout.write(`${result.path}\n`);
+  const how = result.upToDate ? 'already complete and verified' : `${formatBytes(result.size)} in ${formatDuration(Date.now() - started)}${verify ? ', sha256 verified' : ''}`;
+  process.stdout.write(`${result.path} (${how})\n`);
+}
 
 interface PullFlags {
   file?: string;
   dir?: string;
   revision: string;
-  connections: string;
+  connections: number;
   endpoint?: string;
   token?: string;
   json?: boolean;
   quiet?: boolean;
   verify: boolean;
-  stallTimeout: string;
+  stallTimeout: number;
   requireFit?: boolean;
   fitCheck: boolean;
-  ctxSize?: string;
-}
-
-function positiveNumber(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got ${JSON.stringify(value)}.`);
-  return n;
+  ctxSize?: number;
 }
 
 export function registerPull(program: Command): void {
@@ -34,16 +77,20 @@ export function registerPull(program: Command): void {
     .option('--file <name>', 'one file or shard set of the repo')
     .option('--dir <dir>', 'output folder (default: the model store)')
     .option('--revision <rev>', 'branch, tag or commit', 'main')
-    .option('--connections <n>', 'concurrent connections', '8')
+    .addOption(new Option('--connections <n>', 'concurrent connections').argParser(positive('--connections')).default(8))
     .option('--endpoint <url>', 'hub URL (default $HF_ENDPOINT or https://huggingface.co)')
     .option('--token <token>', 'Hugging Face token (default $HF_TOKEN); sent only to the hub')
     .option('--json', 'NDJSON events and a final result object on stdout')
     .option('--quiet', 'no progress output')
     .option('--no-verify', 'skip the sha256 check')
-    .option('--stall-timeout <seconds>', 're-issue a request that receives nothing for this long', '30')
+    .addOption(
+      new Option('--stall-timeout <seconds>', 're-issue a request that receives nothing for this long')
+        .argParser(duration('--stall-timeout', { unit: 's' }))
+        .default(30_000, '30'),
+    )
     .option('--require-fit', 'refuse to download a model that will not fit in this machine\'s RAM (default: warn)')
     .option('--no-fit-check', 'skip reading the model header to check it fits in RAM')
-    .option('-c, --ctx-size <n>', 'context size for the RAM estimate (default: the llamafile\'s own)')
+    .option('-c, --ctx-size <n>', 'context size for the RAM estimate (default: the llamafile\'s own)', integer('--ctx-size', { min: 1 }))
     .addHelpText(
       'after',
       examples([
@@ -54,37 +101,20 @@ export function registerPull(program: Command): void {
         'llamactl pull Mozilla/Meta-Llama-3.1-405B-Instruct-llamafile:Q2_K --require-fit -c 8192',
       ]),
     )
-    .action(async (ref: string, flags: PullFlags) => {
-      const connections = positiveNumber('--connections', flags.connections);
-      const stallTimeoutMs = positiveNumber('--stall-timeout', flags.stallTimeout) * 1000;
-      const ctxSize = flags.ctxSize === undefined ? undefined : positiveNumber('--ctx-size', flags.ctxSize);
-      const { pull } = await import('../../pull.js');
-      const renderer = await createProgressRenderer(progressMode(flags));
-      const started = Date.now();
-      let result;
-      try {
-        result = await withInterrupt((signal) =>
-          pull(ref, {
-            file: flags.file,
-            dir: flags.dir,
-            revision: flags.revision,
-            connections,
-            endpoint: flags.endpoint,
-            token: flags.token,
-            verify: flags.verify,
-            stallTimeoutMs,
-            fitCheck: !flags.fitCheck ? 'off' : flags.requireFit ? 'require' : 'warn',
-            ctxSize,
-            signal,
-            onProgress: renderer.onProgress,
-          }),
-        );
-      } finally {
-        renderer.stop();
-      }
-      if (flags.json) return printJson({ type: 'result', ...result });
-      if (flags.quiet) return void process.stdout.write(`${result.path}\n`);
-      const how = result.upToDate ? 'already complete and verified' : `${formatBytes(result.size)} in ${formatDuration(Date.now() - started)}${flags.verify ? ', sha256 verified' : ''}`;
-      process.stdout.write(`${result.path} (${how})\n`);
-    });
+    .action((ref: string, flags: PullFlags) =>
+      pullCommand(ref, {
+        file: flags.file,
+        dir: flags.dir,
+        revision: flags.revision,
+        connections: flags.connections,
+        endpoint: flags.endpoint,
+        token: flags.token,
+        json: flags.json,
+        quiet: flags.quiet,
+        verify: flags.verify,
+        stallTimeoutMs: flags.stallTimeout,
+        fitCheck: !flags.fitCheck ? 'off' : flags.requireFit ? 'require' : 'warn',
+        ctxSize: flags.ctxSize,
+      }),
+    );
 }

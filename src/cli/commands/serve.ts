@@ -1,23 +1,26 @@
-import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { Option, type Command } from 'commander';
+import { ServerExitError, UsageError } from '../../errors.js';
+import { collect, duration, integer } from '../flags.js';
 import { examples } from '../help.js';
 import { formatDuration, printJson, withInterrupt } from '../output.js';
 
 interface ServeFlags {
   force?: boolean;
-  ctxSize?: string;
-  gpuLayers?: string;
+  ctxSize?: number;
+  gpuLayers?: number;
   host: string;
-  port?: string;
-  threads?: string;
-  parallel?: string;
+  port?: number;
+  threads?: number;
+  parallel?: number;
   apiKey?: string;
   runtime?: string;
-  timeout: string;
+  /** In ms. */
+  timeout: number;
   detach?: boolean;
   name?: string;
   restart: string;
   json?: boolean;
+  rpc?: string[];
 }
 
 /** llama.cpp spells some flags with one dash and several letters; commander only knows `--x`. */
@@ -29,19 +32,24 @@ export function registerServe(program: Command): void {
     .description('Start a llamafile (or a .gguf with --runtime) as an HTTP server and wait until it is ready.')
     .argument('<model>', 'a model name from `llamactl ls`, a .llamafile path, or a .gguf path with --runtime')
     .argument('[engineArgs...]', 'extra engine flags, after --')
-    .option('-c, --ctx-size <n>', 'context size (-c)')
-    .option('--ngl, --gpu-layers <n>', 'layers to offload to the GPU (also -ngl)')
+    .option('-c, --ctx-size <n>', 'context size (-c)', integer('--ctx-size'))
+    .option('--ngl, --gpu-layers <n>', 'layers to offload to the GPU (also -ngl)', integer('--gpu-layers'))
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'port to bind (default: a free port)')
-    .option('-t, --threads <n>', 'CPU threads')
-    .option('--np, --parallel <n>', 'parallel request slots (also -np)')
+    .option('--port <port>', 'port to bind (default: a free port)', integer('--port'))
+    .option('-t, --threads <n>', 'CPU threads', integer('--threads'))
+    .option('--np, --parallel <n>', 'parallel request slots (also -np)', integer('--parallel'))
     .option('--api-key <key>', 'require this API key from clients')
     .option('--runtime <path>', 'llamafile or llama-server binary to run the weights with (-m)')
-    .option('--timeout <seconds>', 'give up when loading shows no progress for this long', '120')
+    .addOption(
+      new Option('--timeout <seconds>', 'give up when loading shows no progress for this long')
+        .argParser(duration('--timeout'))
+        .default(120_000, '120'),
+    )
     .option('--detach', 'run in the background; return once ready (see ps / logs / stop)')
     .option('--name <name>', 'name for ps / logs / stop (default: from the model)')
     .option('--restart <policy>', 'no | on-failure: restart a crashed server with backoff', 'no')
     .option('--force', 'start even when the model will not fit in this machine\'s RAM')
+    .option('--rpc <workers>', 'offload to llama.cpp RPC workers: HOST:PORT[=MEM],… (see llamactl worker; use -ngl 99)', collect)
     .option('--json', 'NDJSON events on stdout')
     .addHelpText(
       'after',
@@ -50,6 +58,7 @@ export function registerServe(program: Command): void {
         'llamactl serve ./model.llamafile --port 8080 -c 4096 -ngl 999',
         'llamactl serve ./model.gguf --runtime ./llamafile-0.9.3 --detach --name chat',
         'llamactl serve ./model.llamafile --restart on-failure -- --jinja',
+        'llamactl serve ./model.gguf --rpc 10.0.0.2:50052,10.0.0.3:50052 -ngl 99',
       ]),
     )
     .action(async (model: string, engineArgs: string[], flags: ServeFlags, cmd: Command) => {
@@ -58,27 +67,34 @@ export function registerServe(program: Command): void {
         throw new UsageError(`Bad --restart ${JSON.stringify(flags.restart)}: use no or on-failure.`);
       }
       const { startServer } = await import('../../server/start-server.js');
+      const rpcText = await import('../rpc-text.js');
       await withInterrupt(async (signal) => {
         const server = await startServer({
           model,
           runtime: flags.runtime,
-          ctxSize: integer('--ctx-size', flags.ctxSize),
-          gpuLayers: integer('--gpu-layers', flags.gpuLayers),
+          ctxSize: flags.ctxSize,
+          gpuLayers: flags.gpuLayers,
           host: flags.host,
-          port: integer('--port', flags.port),
-          threads: integer('--threads', flags.threads),
-          parallel: integer('--parallel', flags.parallel),
+          port: flags.port,
+          threads: flags.threads,
+          parallel: flags.parallel,
           apiKey: flags.apiKey,
           extraArgs: engineArgs,
-          timeoutMs: Math.round((number('--timeout', flags.timeout) ?? 120) * 1000),
+          timeoutMs: flags.timeout,
           name: flags.name,
           detach: flags.detach,
           restart: flags.restart as 'no' | 'on-failure',
           force: flags.force,
+          rpc: flags.rpc,
+          onRpc: (event) => {
+            if (flags.json) return printJson({ ...event, type: `rpc-${event.type}` });
+            const { describeRpcEvent } = rpcText;
+            process.stderr.write(`llamactl: ${describeRpcEvent(event)}\n`);
+          },
           onFit: (fit) => {
             if (fit.level === 'ok') return;
             if (flags.json) printJson({ type: 'fit', ...fit });
-            else if (fit.level !== 'too-big' || flags.force || integer('--gpu-layers', flags.gpuLayers)) {
+            else if (fit.level !== 'too-big' || flags.force || flags.gpuLayers) {
               process.stderr.write(`llamactl: warning: ${fit.message}${'hint' in fit && fit.hint ? ` ${fit.hint}` : ''}\n`);
             }
           },
@@ -101,32 +117,23 @@ export function registerServe(program: Command): void {
           process.stdout.write(flags.detach ? `Logs: llamactl logs ${server.name}   Stop: llamactl stop ${server.name}\n` : 'Press Ctrl-C to stop.\n');
         }
         if (flags.detach) return;
-        const onAbort = new Promise<'interrupted'>((resolve) => signal.addEventListener('abort', () => resolve('interrupted'), { once: true }));
-        const outcome = await Promise.race([server.exited, onAbort]);
-        await server.stop();
+        const interrupted = new Promise<'interrupted'>((resolve) => signal.addEventListener('abort', () => resolve('interrupted'), { once: true }));
+        let outcome: 'interrupted' | 'exited';
+        try {
+          outcome = await Promise.race([server.wait().then(() => 'exited' as const), interrupted]);
+        } catch (error) {
+          throw error instanceof ServerExitError ? withFlagHint(error, flags.restart) : error;
+        } finally {
+          await server.stop();
+        }
         if (outcome === 'interrupted') {
           if (flags.json) printJson({ type: 'stopped', name: server.name });
           else process.stderr.write('llamactl: server stopped.\n');
           return;
         }
-        const { isCleanExit } = await import('../../server/supervise.js');
-        if (isCleanExit(outcome)) {
-          // Shut down from outside (a SIGTERM it handled): not a failure, and not restarted.
-          if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: 0 });
-          else process.stderr.write('llamactl: the server exited with code 0 (shut down from outside).\n');
-          return;
-        }
-        const { ServerStartError } = await import('../../errors.js');
-        const tail = outcome.outputTail.trimEnd();
-        throw new ServerStartError(
-          `The server ${outcome.reason}.${tail ? `\n--- last output ---\n${tail}\n---` : ''}`,
-          { command: server.argv, exitCode: outcome.exitCode, signal: outcome.signal, outputTail: tail },
-          {
-            hint: flags.restart === 'on-failure'
-              ? 'It kept failing and has no restarts left; its output says why (all of it with --verbose).'
-              : 'Its output says why (all of it with --verbose); --restart on-failure restarts a crashed server.',
-          },
-        );
+        // Shut down from outside (a SIGTERM it handled): not a failure, and not restarted.
+        if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: 0 });
+        else process.stderr.write('llamactl: the server exited with code 0 (shut down from outside).\n');
       });
     });
   const parseOptions = command.parseOptions.bind(command);
@@ -137,19 +144,10 @@ export function registerServe(program: Command): void {
   };
 }
 
-function number(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed)) {
-    throw new UsageError(`Bad ${flag} ${JSON.stringify(value)}: expected a number.`);
-  }
-  return parsed;
-}
-
-function integer(flag: string, value: string | undefined): number | undefined {
-  const parsed = number(flag, value);
-  if (parsed !== undefined && !Number.isInteger(parsed)) {
-    throw new UsageError(`Bad ${flag} ${JSON.stringify(value)}: expected a whole number.`);
-  }
-  return parsed;
+/** The library's hint for a crash names options; this one names the flags that help. */
+function withFlagHint(error: ServerExitError, restart: string): ServerExitError {
+  const hint = restart === 'on-failure'
+    ? 'It kept failing and has no restarts left; its output says why (all of it with --verbose).'
+    : 'Its output says why (all of it with --verbose); --restart on-failure restarts a crashed server.';
+  return new ServerExitError(error.message, error.details, { hint, cause: error.cause });
 }

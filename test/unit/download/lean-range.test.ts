@@ -12,7 +12,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BatchWriter, LeanPool, LeanRangeError, type LeanFetch } from '../../../src/download/lean-range.js';
+import { BatchWriter } from '../../../src/download/batch-writer.js';
+import { LeanPool, LeanRangeError, type LeanFetch } from '../../../src/download/lean-range.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/tls/${name}`, import.meta.url));
 const CONTENT = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 11 }, (_, i) => (i * 2654435761) >>> 24));

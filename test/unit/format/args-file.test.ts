@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgsFile } from '../../../src/format/args-file.js';
-import { ctxFromArgs } from '../../../src/inspect.js';
+import { ctxFromArgs } from '../../../src/format/header-estimate.js';
 
 describe('parseArgsFile (.args as llamafile ≥ 0.8.17 reads it)', () => {
   it.each([

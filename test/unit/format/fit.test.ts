@@ -3,7 +3,7 @@ import { InsufficientMemoryError } from '../../../src/errors.js';
 import { checkFit, estimateMemory, insufficientMemoryError } from '../../../src/format/fit.js';
 import type { ModelSummary } from '../../../src/format/model-summary.js';
 import { readGgufMetadata } from '../../../src/format/llamafile.js';
-import { ctxFromArgs } from '../../../src/inspect.js';
+import { ctxFromArgs } from '../../../src/format/header-estimate.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;

@@ -3,7 +3,7 @@ import { FormatError } from '../../../src/errors.js';
 import { GgufType } from '../../../src/format/gguf-constants.js';
 import { readGguf, kvNumber, kvString } from '../../../src/format/gguf-reader.js';
 import type { GgufKv } from '../../../src/format/gguf-reader.js';
-import { encodeGgufHeader } from '../../../src/format/gguf-writer.js';
+import { encodeGgufHeader } from '../../../src/demo/gguf-writer.js';
 import { BufferSource } from '../../../src/format/source.js';
 import type { RandomAccessSource } from '../../../src/format/source.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeStandinLlamafile } from '../../../src/engine/standin-llamafile.js';
+import { writeStandinLlamafile } from '../../../src/demo/standin-llamafile.js';
 import { FormatError } from '../../../src/errors.js';
 import { inspect } from '../../../src/inspect.js';
 import { readLlamafile } from '../../../src/format/llamafile.js';
@@ -11,8 +11,8 @@ import { summarizeModel } from '../../../src/format/model-summary.js';
 import { LocalShardSource } from '../../../src/format/shard-source.js';
 import { BufferSource } from '../../../src/format/source.js';
 import type { RandomAccessSource } from '../../../src/format/source.js';
-import { writeZip } from '../../../src/format/zip-writer.js';
-import { encodeGgufHeader } from '../../../src/format/gguf-writer.js';
+import { writeZip } from '../../../src/demo/zip-writer.js';
+import { encodeGgufHeader } from '../../../src/demo/gguf-writer.js';
 import { GgufType } from '../../../src/format/gguf-constants.js';
 
 function fixture(name: string): string {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../../../src/errors.js';
 import { BufferSource } from '../../../src/format/source.js';
 import { entryDataOffset, readZipDirectory } from '../../../src/format/zip-reader.js';
-import { writeZip } from '../../../src/format/zip-writer.js';
+import { writeZip } from '../../../src/demo/zip-writer.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -23,4 +23,14 @@ describe('estimateModelCost', () => {
     // Without a GPU budget, offloaded layers still count against RAM (the conservative reading).
     expect((await estimateModelCost({ model: gguf, runtime, ctxSize: 256, gpuLayers: 999 })).ram).toBe(whole.ram);
   });
+
+  test('with RPC workers, the offloaded share lies on the workers and counts against neither budget', async () => {
+    const whole = await estimateModelCost({ model: gguf, runtime, ctxSize: 256 });
+    const two = await estimateModelCost({ model: gguf, runtime, ctxSize: 256, gpuLayers: 2, rpc: ['127.0.0.1:50052'] });
+    expect(two).toMatchObject({ ram: whole.ram - Math.round((whole.ram * 2) / 3), gpu: 0 });
+    const all = await estimateModelCost({ model: gguf, runtime, ctxSize: 256, gpuLayers: 99, rpc: ['127.0.0.1:50052'] }, { gpuBudget: 2 ** 30 });
+    expect(all).toMatchObject({ ram: 0, gpu: 0 });
+    // Without gpuLayers nothing is offloaded: the whole model stays on the gateway's machine.
+    expect((await estimateModelCost({ model: gguf, runtime, ctxSize: 256, rpc: ['127.0.0.1:50052'] })).ram).toBe(whole.ram);
+  });
 });

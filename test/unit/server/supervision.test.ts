@@ -10,7 +10,8 @@ import { launchEngine, type EngineProcess } from '../../../src/server/launch-eng
 import { launchReady, type LaunchSpec } from '../../../src/server/launch-ready.js';
 import { findFreePort } from '../../../src/server/ports.js';
 import { supervise, type RestartEvent } from '../../../src/server/supervise.js';
-import { isAlive, terminateGroup } from '../../../src/server/terminate-group.js';
+import { terminateGroup } from '../../../src/server/terminate-group.js';
+import { isAlive } from '../../../src/system/process-facts.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/server/${name}`, import.meta.url));
 const node = { path: process.execPath, ape: false };

@@ -1,0 +1,58 @@
+/**
+ * Where the cached llama.cpp build (src/demo/llama-cpp-build.ts makes it) lies, and whether it is complete. Here, on
+ * the store's floor, so that the RPC head and `llamactl worker` can use that build's binaries without importing the
+ * demo code that builds it.
+ */
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ENGINE_PIN } from '../version.js';
+import { cacheDir } from './paths.js';
+
+export interface LlamaCppBuild {
+  /** The `llama-server` binary. */
+  serverPath: string;
+  /** The `rpc-server` binary of the same build (llama.cpp's RPC backend, for `llamactl worker`). */
+  rpcServerPath: string;
+  /** The llama.cpp checkout it was built from (holds `models/ggml-vocab-*.gguf`). */
+  sourceDir: string;
+  /** llama.cpp release tag, e.g. `v0.5.0`. */
+  tag: string;
+}
+
+/** What the cached build contains; a stamp with other contents is rebuilt. */
+export const BUILD_CONTENTS = 'llama-server+rpc-server';
+
+export interface BuildStamp {
+  tag: string;
+  contents?: string;
+  nodeLlamaCpp: string;
+  builtAt: string;
+  buildSeconds: number;
+}
+
+// The folder (and its `engine.json` stamp) keep the names of earlier versions, so a cached build stays valid.
+export function buildDir(env: NodeJS.ProcessEnv): string {
+  return join(cacheDir(env), 'engine', `llama.cpp-${ENGINE_PIN.llamaCppTag}`);
+}
+
+/** The build if it is already there, else undefined. Never builds. */
+export async function findLlamaCppBuild(env: NodeJS.ProcessEnv = process.env): Promise<LlamaCppBuild | undefined> {
+  const dir = buildDir(env);
+  const build: LlamaCppBuild = {
+    serverPath: join(dir, 'bin', 'llama-server'),
+    rpcServerPath: join(dir, 'bin', 'rpc-server'),
+    sourceDir: join(dir, 'src'),
+    tag: ENGINE_PIN.llamaCppTag,
+  };
+  try {
+    const stamp = JSON.parse(await readFile(join(dir, 'engine.json'), 'utf8')) as BuildStamp;
+    if (stamp.tag !== ENGINE_PIN.llamaCppTag || stamp.nodeLlamaCpp !== ENGINE_PIN.nodeLlamaCpp) return undefined;
+    if (stamp.contents !== BUILD_CONTENTS) return undefined;
+    await access(build.serverPath, constants.X_OK);
+    await access(build.rpcServerPath, constants.X_OK);
+    return build;
+  } catch {
+    return undefined;
+  }
+}

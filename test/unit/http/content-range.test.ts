@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { checkContentRange, parseContentRange } from '../../../src/http/content-range.js';
+
+describe('Content-Range', () => {
+  it('parses the two well-formed shapes only', () => {
+    expect(parseContentRange('bytes 0-99/1000')).toEqual({ first: 0, last: 99, total: 1000 });
+    expect(parseContentRange('bytes 5-9/*')).toEqual({ first: 5, last: 9, total: undefined });
+    for (const bad of [undefined, '', 'bytes 0-99', 'bytes */1000', 'items 0-99/1000', ' bytes 0-99/1000', 'bytes 0-99/1000 x']) {
+      expect(parseContentRange(bad)).toBeUndefined();
+    }
+  });
+
+  it('says whether a 206 holds the range asked for, of a file of the size expected', () => {
+    const want = { start: 100, end: 200, size: 1000 };
+    expect(checkContentRange('bytes 100-199/1000', want)).toBe('ok');
+    expect(checkContentRange('bytes 100-199/*', want)).toBe('ok');
+    expect(checkContentRange('bytes 100-199/999', want)).toBe('wrong-size');
+    expect(checkContentRange('bytes 100-299/1000', want)).toBe('wrong-range');
+    expect(checkContentRange('bytes 0-199/1000', want)).toBe('wrong-range');
+    expect(checkContentRange(undefined, want)).toBe('wrong-range');
+  });
+});

@@ -1,0 +1,110 @@
+import { execa } from 'execa';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { lockOwner, tryFileLock, withDirLock } from '../../../src/store/lock.js';
+
+let dir: string;
+const children: { pid?: number | undefined; kill: () => boolean }[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'llamactl-lock-'));
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) child.kill();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The pid of a process that has exited (and been reaped). */
+async function deadPid(): Promise<number> {
+  const child = execa(process.execPath, ['-e', '']);
+  await child;
+  return child.pid!;
+}
+
+/** A live process other than us, killed after the test. */
+function otherProcess() {
+  const child = execa(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { reject: false });
+  children.push(child);
+  return child;
+}
+
+test('tryFileLock: the first holder gets it; a second gets the holder pid until it is released', async () => {
+  const file = join(dir, 'a.lock');
+  const first = await tryFileLock(file, 0o600);
+  expect('release' in first).toBe(true);
+  expect(await readFile(file, 'utf8')).toBe(String(process.pid));
+  expect((await stat(file)).mode & 0o777).toBe(0o600);
+  expect(await tryFileLock(file)).toEqual({ owner: process.pid });
+  expect(await lockOwner(file)).toBe(process.pid);
+  if ('release' in first) await first.release();
+  expect(await lockOwner(file)).toBeUndefined();
+  const again = await tryFileLock(file);
+  expect('release' in again).toBe(true);
+});
+
+test('tryFileLock: a lock held by another live process is refused, and taken over once that process is gone', async () => {
+  const file = join(dir, 'b.lock');
+  const holder = otherProcess();
+  await writeFile(file, String(holder.pid));
+  expect(await tryFileLock(file)).toEqual({ owner: holder.pid });
+  holder.kill('SIGKILL');
+  await holder;
+  const taken = await tryFileLock(file);
+  expect('release' in taken).toBe(true);
+  expect(await readFile(file, 'utf8')).toBe(String(process.pid));
+});
+
+test("tryFileLock: a dead pid's lock, or one left empty, is taken over", async () => {
+  const stale = join(dir, 'stale.lock');
+  await writeFile(stale, String(await deadPid()));
+  expect(await lockOwner(stale)).toBeUndefined();
+  expect('release' in (await tryFileLock(stale))).toBe(true);
+  expect(await readFile(stale, 'utf8')).toBe(String(process.pid));
+
+  const empty = join(dir, 'empty.lock');
+  await writeFile(empty, '');
+  expect('release' in (await tryFileLock(empty))).toBe(true);
+  expect(await readFile(empty, 'utf8')).toBe(String(process.pid));
+});
+
+test('withDirLock: two holders never overlap; the second runs once the first is done', async () => {
+  const lockDir = join(dir, 'build.lock');
+  const events: string[] = [];
+  const body = (name: string) => async () => {
+    events.push(`${name} in`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    events.push(`${name} out`);
+    return name;
+  };
+  const results = await Promise.all([withDirLock(lockDir, body('a'), 10), withDirLock(lockDir, body('b'), 10)]);
+  expect(results).toEqual(['a', 'b']);
+  expect(events).toEqual(['a in', 'a out', 'b in', 'b out']);
+  await expect(stat(lockDir)).rejects.toMatchObject({ code: 'ENOENT' });
+});
+
+test("withDirLock: a lock directory left by a dead pid is taken over; a live one's is waited for", async () => {
+  const lockDir = join(dir, 'left.lock');
+  await mkdir(lockDir);
+  await writeFile(join(lockDir, 'pid'), String(await deadPid()));
+  expect(await withDirLock(lockDir, async () => readFile(join(lockDir, 'pid'), 'utf8'), 10)).toBe(String(process.pid));
+
+  const holder = otherProcess();
+  await mkdir(lockDir);
+  await writeFile(join(lockDir, 'pid'), String(holder.pid));
+  let ran = false;
+  const waiting = withDirLock(lockDir, async () => (ran = true), 10);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(ran).toBe(false);
+  holder.kill('SIGKILL');
+  await holder;
+  await waiting;
+  expect(ran).toBe(true);
+});
+
+test('withDirLock: the lock is released when the body throws', async () => {
+  const lockDir = join(dir, 'throws.lock');
+  await expect(withDirLock(lockDir, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+  await expect(stat(lockDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  expect(await withDirLock(lockDir, async () => 'again')).toBe('again');
+});
