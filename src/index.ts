@@ -5,6 +5,7 @@ export * from './errors.js';
 export { VERSION } from './version.js';
 export { llamactlHome, modelsDir, runDir, cacheDir } from './store/paths.js';
 export { pull, type PullOptions, type PullPlan, type PullResult, type PullEvent, type ProgressListener, type RetryOptions } from './pull.js';
+export { AmbiguousModelError, ModelNotInRepoError } from './hub/choose-set.js';
 export { join, type JoinOptions, type JoinResult } from './join.js';
 export { listModels, findModel, removeModel, type StoredModel } from './store/models.js';
 export { LlamafileClient, type LlamafileClientOptions } from './client/client.js';

@@ -2,7 +2,7 @@
  * `inspect`: a llamafile's (or GGUF's) model metadata, default arguments and memory estimate, from a local file, local
  * `.catN` shards, a model in the store, or a hub ref read remotely with a few `Range` requests before any download.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { FormatError, NotFoundError, UsageError } from './errors.js';
@@ -18,8 +18,10 @@ import { createAgent } from './http/send.js';
 import { HubClient } from './hub/hub-client.js';
 import { estimateRemote } from './hub/remote-header.js';
 import { locateModel, resolveModel } from './hub/resolve-model.js';
-import { groupShardSets, parseShardName } from './hub/shards.js';
+import { localKind } from './hub/local-path.js';
+import { groupShardSets, parseShardName, ShardSetError } from './hub/shards.js';
 import { findModel } from './store/models.js';
+import { quoteName } from './text/quote.js';
 
 export interface InspectOptions {
   /** Context size for the memory estimate. @default the `.args` `-c`, else llamafile's 8192 (capped at the model's) */
@@ -35,6 +37,8 @@ export interface InspectOptions {
   /** This machine's memory, for the fit check. @default measured */
   memory?: SystemMemory | undefined;
   signal?: AbortSignal | undefined;
+  /** Remote refs: called before each retry of a hub or download request, so a slow or silent server is not silent. */
+  onRetry?: ((info: { what: string; error: Error; attempt: number; delayMs: number }) => void) | undefined;
   /** Environment for LLAMACTL_HOME / HF_ENDPOINT / HF_TOKEN. @default process.env */
   env?: NodeJS.ProcessEnv | undefined;
 }
@@ -73,7 +77,7 @@ export async function inspect(target: string | string[], options: InspectOptions
   if (local) {
     return inspectLocal(await LocalShardSource.open(local), { origin: local.length > 1 ? 'shards' : 'file', files: local }, options);
   }
-  if (targets.length > 1) throw new NotFoundError(`No such files: ${targets.join(', ')}`);
+  if (targets.length > 1) throw new NotFoundError(`No such files: ${targets.map((t) => quoteName(t)).join(', ')}`);
   const name = targets[0]!;
   const stored = await findModel(name, env).catch((error: unknown) => {
     if (error instanceof NotFoundError) return undefined;
@@ -82,18 +86,26 @@ export async function inspect(target: string | string[], options: InspectOptions
   if (stored) {
     return inspectLocal(await FileSource.open(stored.path), { origin: 'store', files: [stored.path] }, options);
   }
+  // `files/dir.llamafile` looks like owner/repo: a path that exists here is what was meant, never a hub request.
+  const kind = await localKind(name);
+  if (kind !== undefined) throw notAModelFile(name, kind);
   if (/^[\w.-]+\/[\w.-]+(:[\w.-]+)?$/.test(name) || /^https?:\/\//i.test(name)) return inspectRemote(name, options, env);
-  throw new NotFoundError(`${name} is not a file, a model in the store, or a hub ref.`, {
+  throw new NotFoundError(`${quoteName(name)} is not a file, a model in the store, or a hub ref.`, {
     hint: 'Pass a path to a .llamafile/.gguf, a name from `llamactl ls`, or owner/repo[:QUANT].',
   });
 }
 
 /** Existing local files for the targets (a single `.catN` shard brings its siblings), or undefined. */
 async function localFiles(targets: string[]): Promise<string[] | undefined> {
-  const exists = await Promise.all(targets.map((t) => stat(t).then((s) => s.isFile(), () => false)));
-  if (!exists.every(Boolean)) {
-    if (exists.some(Boolean)) throw new NotFoundError(`No such file: ${targets[exists.indexOf(false)]}`);
-    return undefined;
+  const kinds = await Promise.all(targets.map((t) => localKind(t)));
+  // One name that is not a regular file may still be a store name or a hub ref (inspect() decides).
+  if (targets.length === 1 && kinds[0] !== 'a regular file') return undefined;
+  const odd = kinds.findIndex((kind) => kind !== undefined && kind !== 'a regular file');
+  if (odd !== -1) throw notAModelFile(targets[odd]!, kinds[odd]!);
+  const missing = kinds.indexOf(undefined);
+  if (missing !== -1) {
+    if (kinds.every((kind) => kind === undefined)) return undefined;
+    throw new NotFoundError(`No such file: ${quoteName(targets[missing]!)}`);
   }
   const paths = targets.map((t) => resolve(t));
   if (paths.length > 1) {
@@ -109,14 +121,21 @@ async function localFiles(targets: string[]): Promise<string[] | undefined> {
   return sortedSet(siblings);
 }
 
+/** A local path that is a directory, FIFO, device…: said as such (reading a FIFO would block; a folder holds no header). */
+function notAModelFile(path: string, kind: string): UsageError {
+  return new UsageError(`${quoteName(path)} is ${kind}, not a model file.`, {
+    hint: 'Pass a .llamafile or .gguf file (or its .catN shards); a local path is never looked up on the hub, so inspect a hub repo of the same name from another folder.',
+  });
+}
+
 function sortedSet(paths: string[]): string[] {
   try {
     const sets = groupShardSets(paths.map((path) => ({ path })));
-    if (sets.length !== 1) throw new UsageError(`These files are not one shard set: ${paths.map((p) => basename(p)).join(', ')}.`);
+    if (sets.length !== 1) throw new UsageError(`These files are not one shard set: ${paths.map((p) => quoteName(basename(p))).join(', ')}.`);
     return sets[0]!.shards.map((s) => s.path);
   } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new FormatError((error as Error).message, { hint: 'Download the missing shards first.' });
+    if (error instanceof ShardSetError) throw new FormatError(error.message, { hint: 'Download the missing shards first.' });
+    throw error;
   }
 }
 
@@ -173,7 +192,9 @@ async function inspectRemote(ref: string, options: InspectOptions, env: NodeJS.P
   const location = locateModel(ref, { ...options, env });
   const http = countingDispatcher();
   try {
-    const client = new HubClient({ endpoint: location.endpoint, token: location.token, dispatcher: http.dispatcher, signal: options.signal });
+    const client = new HubClient({
+      endpoint: location.endpoint, token: location.token, dispatcher: http.dispatcher, signal: options.signal, onRetry: options.onRetry,
+    });
     const model = await resolveModel(location, client);
     const estimate = await estimateRemote(client, model, { ctxSize: options.ctxSize, signal: options.signal });
     return toResult(

@@ -1,4 +1,4 @@
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, realpath, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AbortError, IntegrityError, UsageError } from './errors.js';
 import { assertDiskSpace, diskError, freeSpace as statfsFree } from './download/disk.js';
@@ -10,10 +10,12 @@ import type { RetryOptions } from './http/retry.js';
 import { createDispatcher } from './http/send.js';
 import { HubClient } from './hub/hub-client.js';
 import { estimateRemote } from './hub/remote-header.js';
+import { localKind } from './hub/local-path.js';
 import { locateModel, resolveModel, type ResolvedModel } from './hub/resolve-model.js';
 import { tryFileLock } from './store/lock.js';
 import { repoDir } from './store/models.js';
 import { readPullRecord, writePullRecord } from './store/pull-record.js';
+import { quoteName } from './text/quote.js';
 
 export type { PullEvent, ProgressListener } from './download/events.js';
 export type { RetryOptions } from './http/retry.js';
@@ -25,7 +27,10 @@ export interface PullOptions {
   revision?: string | undefined;
   /** One file or shard set of the repo (instead of `:QUANT`). */
   file?: string | undefined;
-  /** Concurrent connections. @default 8 */
+  /**
+   * The most concurrent connections. A pull starts with 8 (or this, if fewer) and adds connections while throughput
+   * grows, up to this; it uses fewer when the server answers 429/503. @default 32
+   */
   connections?: number | undefined;
   /** Hub URL. @default $HF_ENDPOINT, else https://huggingface.co */
   endpoint?: string | undefined;
@@ -85,11 +90,13 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
   const started = Date.now();
   const env = options.env ?? process.env;
   const location = locateModel(ref, { ...options, env });
-  const connections = options.connections ?? 8;
+  const connections = options.connections ?? 32;
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
     throw new UsageError(`connections must be a whole number from 1 to 64, got ${connections}.`, { option: 'connections' });
   }
   const { repo, revision } = location;
+  const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(repo, env);
+  await refuseLocalPath(ref, repoDir(repo, env));
   const dispatcher = createDispatcher(connections);
   const client = new HubClient({
     endpoint: location.endpoint,
@@ -101,7 +108,6 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     // Metadata retries are reported like download retries: an unreachable hub is not silent for a minute.
     onRetry: ({ what, error, attempt, delayMs }) => options.onProgress?.({ type: 'retry', shard: what, attempt, error: error.message, delayMs }),
   });
-  const dir = options.dir !== undefined ? resolve(options.dir) : repoDir(repo, env);
   let release: (() => Promise<void>) | undefined;
   try {
     const model = await resolveModel(location, client);
@@ -142,17 +148,18 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
         locate: async () => {
           const found = await client.resolve(repo, commit, shard.path);
           if (found.size !== shard.size) {
-            throw new IntegrityError(`The size of ${shard.path} disagrees: the file list says ${shard.size} bytes, the download says ${found.size}.`);
+            throw new IntegrityError(`The size of ${quoteName(shard.path)} disagrees: the file list says ${shard.size} bytes, the download says ${found.size}.`);
           }
           if (shard.sha256 && found.sha256 && shard.sha256 !== found.sha256) {
-            throw new IntegrityError(`The sha256 of ${shard.path} disagrees between the hub's file list and its download headers.`);
+            throw new IntegrityError(`The sha256 of ${quoteName(shard.path)} disagrees between the hub's file list and its download headers.`);
           }
           return found.location;
         },
       })),
     };
     const result = await downloadSet(plan, {
-      connections,
+      connections: Math.min(8, connections),
+      maxConnections: connections,
       verify,
       stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
       chunkSize: options.chunkSize,
@@ -183,6 +190,23 @@ export async function pull(ref: string, options: PullOptions = {}): Promise<Pull
     await release?.();
     await dispatcher.close().catch(() => {});
   }
+}
+
+/**
+ * `owner/repo` is also a relative path: one that exists here (a file, a folder, a FIFO) is what the user meant, and
+ * is never sent to the hub as a repo name. The repo's own store folder (pulling from inside the store) is no such
+ * confusion.
+ */
+async function refuseLocalPath(ref: string, storeDir: string): Promise<void> {
+  const text = ref.trim();
+  if (/^https?:\/\//i.test(text)) return;
+  const kind = await localKind(text);
+  if (kind === undefined) return;
+  const [here, store] = await Promise.all([realpath(text).catch(() => resolve(text)), realpath(storeDir).catch(() => storeDir)]);
+  if (here === store) return;
+  throw new UsageError(`${quoteName(text)} is ${kind} here, not a hub ref.`, {
+    hint: 'pull downloads owner/repo from the hub; a local path is never sent to the hub, so run it from another folder to pull a repo of the same name.',
+  });
 }
 
 async function makeDir(dir: string): Promise<void> {

@@ -4,7 +4,8 @@
  * keys reach it through its environment, never its argv.
  */
 import { execa } from 'execa';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ServerStartError } from '../errors.js';
 import { runDir } from '../store/paths.js';
@@ -37,7 +38,9 @@ export async function detachGateway(flags: DetachOptions, apiKeys: readonly stri
   const log = logFilePath(claim.name);
   const args = ['gateway', ...childArgs(flags)];
   const entry = fileURLToPath(new URL('../../bin/llamactl.js', import.meta.url));
-  const handle = await open(log, 'w', 0o600);
+  // A new log, created exclusively (never written through a link planted in the run dir), as for `serve --detach`.
+  await rm(log, { force: true });
+  const handle = await open(log, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   const child = execa(process.execPath, [entry, ...args], {
     detached: true,
     cleanup: false,
@@ -63,7 +66,7 @@ export async function detachGateway(flags: DetachOptions, apiKeys: readonly stri
       return { name: outcome.message.name, url: outcome.message.url, pid: outcome.message.pid };
     }
     if (!('exit' in outcome)) child.kill('SIGKILL');
-    const tail = (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-20).join('\n');
+    const tail = (await readTail(log).catch(() => '')).trimEnd().split('\n').slice(-20).join('\n');
     const line = tail.split('\n').reverse().find((text) => text.startsWith('llamactl: '));
     throw new ServerStartError(
       line ? line.slice('llamactl: '.length) : `The gateway did not start${'timeout' in outcome ? ` within ${READY_TIMEOUT_MS / 1000} s` : ''}.`,
@@ -88,4 +91,17 @@ function childArgs(flags: DetachOptions): string[] {
   add('--name', flags.name);
   if (flags.insecure) args.push('--insecure');
   return args;
+}
+
+/** The last 64 KiB of the child's log (its last lines say why it did not start), however much it wrote. */
+async function readTail(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, 64 * 1024);
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, size - length);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }

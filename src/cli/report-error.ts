@@ -1,6 +1,7 @@
 /** Turns whatever a command threw into the one line on stderr (and the `--json` error object) and an exit code. */
 import { CommanderError } from 'commander';
 import { isLlamactlError, UsageError, type LlamactlError } from '../errors.js';
+import { MAX_LISTED_CHOICES } from '../hub/choose-set.js';
 import { EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { printJson, sentences, stdoutClosed } from './output.js';
 
@@ -29,6 +30,12 @@ export function messageFor(error: LlamactlError): string {
   return error.message.includes(flag) ? error.message : `${flag}: ${error.message}`;
 }
 
+/** `{ choices }` for an error that lists what the user may choose from (AmbiguousModelError, ModelNotInRepoError). */
+function choicesOf(error: LlamactlError): { choices?: string[] } {
+  const choices = (error as { choices?: unknown }).choices;
+  return Array.isArray(choices) && choices.every((c) => typeof c === 'string') ? { choices } : {};
+}
+
 export function reportError(error: unknown, argv: readonly string[]): number {
   // The reader of our output went away (`| head`): nothing to tell it, and not a failure.
   if (stdoutClosed.aborted) return EXIT_OK;
@@ -42,8 +49,11 @@ export function reportError(error: unknown, argv: readonly string[]): number {
   const json = argv.includes('--json');
   if (isLlamactlError(error)) {
     const message = messageFor(error);
-    if (json) printJson({ type: 'error', code: error.code, message, hint: error.hint });
-    process.stderr.write(`llamactl: ${sentences(message, error.hint)}\n`);
+    // The one line lists a few choices (a repo may hold thousands of models); the JSON object carries them all.
+    if (json) printJson({ type: 'error', code: error.code, message, hint: error.hint, ...choicesOf(error) });
+    const { choices } = choicesOf(error);
+    const hint = choices && choices.length > MAX_LISTED_CHOICES ? `${error.hint ?? ''} Run again with --json to list all ${choices.length}.`.trim() : error.hint;
+    process.stderr.write(`llamactl: ${sentences(message, hint)}\n`);
     if (verbose && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCodeOf(error);
   }

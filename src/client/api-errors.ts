@@ -12,6 +12,7 @@ import {
   ServerUnavailableError,
 } from '../errors.js';
 import { networkErrorKind } from '../http/network-errors.js';
+import { clipText } from '../text/quote.js';
 
 /** Parses a body as JSON when it is JSON, else keeps the text (old llamafile servers answer errors in plain text). */
 export function parseBody(text: string): unknown {
@@ -31,6 +32,11 @@ export function parseBody(text: string): unknown {
  * `{"error":"…"}`, `{"message":…}`, `{"content":…}` or plain text ("Unauthorized: Invalid API Key").
  */
 export function serverMessage(body: unknown): string {
+  // The server's words reach a terminal: clipped, with control and bidi characters escaped.
+  return clipText(rawServerMessage(body), 500);
+}
+
+function rawServerMessage(body: unknown): string {
   if (typeof body === 'string') return body.trim().split('\n').filter(Boolean).join(' ').slice(0, 500) || '(empty)';
   if (body !== null && typeof body === 'object') {
     const record = body as Record<string, unknown>;

@@ -5,6 +5,7 @@
  * the bytes left, so absurd values fail fast with a FormatError.
  */
 import { FormatError } from '../errors.js';
+import { quoteName } from '../text/quote.js';
 import { ByteCursor } from './byte-cursor.js';
 import type { CursorOptions } from './byte-cursor.js';
 import {
@@ -167,8 +168,10 @@ export async function readGguf(source: RandomAccessSource, options: ReadGgufOpti
   const kv = new Map<string, GgufKv>();
   for (let i = 0; i < kvCount; i++) {
     const key = await readString(`key #${i}`);
-    const type = await cursor.u32(`the type of ${key}`);
-    const value = await readValue(type, key, 0);
+    // Keys and tensor names come from the file: shown clipped and escaped in any message about them.
+    const shownKey = quoteName(key, 80);
+    const type = await cursor.u32(`the type of ${shownKey}`);
+    const value = await readValue(type, shownKey, 0);
     kv.set(key, { key, type, value });
   }
 
@@ -187,7 +190,7 @@ export async function readGguf(source: RandomAccessSource, options: ReadGgufOpti
   for (const tensor of tensors) {
     if (dataOffset + tensor.offset + (tensor.bytes ?? 0) > source.size) {
       throw new FormatError(
-        `${where} is truncated: the data of tensor ${tensor.name} ends past the end of the file ` +
+        `${where} is truncated: the data of tensor ${quoteName(tensor.name, 80)} ends past the end of the file ` +
           `(${source.size} bytes).`,
         { hint: 'The file may be incomplete; download it again.' },
       );
@@ -203,31 +206,32 @@ async function readTensorInfo(
   readString: (what: string) => Promise<string>,
 ): Promise<GgufTensorInfo> {
   const name = await readString(`the name of tensor #${index}`);
-  const nDims = await cursor.u32(`the dimension count of ${name}`);
+  const shown = quoteName(name, 80);
+  const nDims = await cursor.u32(`the dimension count of ${shown}`);
   if (nDims < 1 || nDims > GGUF_MAX_DIMS) {
-    throw new FormatError(`${where} is corrupt: tensor ${name} has ${nDims} dimensions (1 to ${GGUF_MAX_DIMS}).`);
+    throw new FormatError(`${where} is corrupt: tensor ${shown} has ${nDims} dimensions (1 to ${GGUF_MAX_DIMS}).`);
   }
   const dims: number[] = [];
   let elements = 1n;
   for (let d = 0; d < nDims; d++) {
-    const dim = await cursor.i64(`dimension ${d} of ${name}`);
-    if (dim < 0n) throw new FormatError(`${where} is corrupt: tensor ${name} has a negative dimension.`);
+    const dim = await cursor.i64(`dimension ${d} of ${shown}`);
+    if (dim < 0n) throw new FormatError(`${where} is corrupt: tensor ${shown} has a negative dimension.`);
     elements *= dim;
     if (elements > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new FormatError(`${where} is corrupt: tensor ${name} claims more than 2^53 elements.`);
+      throw new FormatError(`${where} is corrupt: tensor ${shown} claims more than 2^53 elements.`);
     }
     dims.push(Number(dim));
   }
-  const type = await cursor.u32(`the type of ${name}`);
-  const offset = await cursor.u64(`the offset of ${name}`);
-  if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError(`${where} is corrupt: tensor ${name} offset.`);
+  const type = await cursor.u32(`the type of ${shown}`);
+  const offset = await cursor.u64(`the offset of ${shown}`);
+  if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError(`${where} is corrupt: tensor ${shown} offset.`);
   const info = GGML_TYPES.get(type);
   const count = Number(elements);
   let bytes: number | undefined;
   if (info) {
     if (count % info.blockSize !== 0) {
       throw new FormatError(
-        `${where} is corrupt: tensor ${name} has ${count} elements, not a multiple of ${info.name}'s block ` +
+        `${where} is corrupt: tensor ${shown} has ${count} elements, not a multiple of ${info.name}'s block ` +
           `size ${info.blockSize}.`,
       );
     }

@@ -51,7 +51,8 @@ export function ctxFromArgs(args: string[] | undefined): number | undefined {
   for (let i = 0; args && i < args.length - 1; i++) {
     if (args[i] === '-c' || args[i] === '--ctx-size') {
       const n = Number(args[i + 1]);
-      if (Number.isInteger(n) && n >= 0) value = n;
+      // llama.cpp's n_ctx is an int32; a larger value in a hostile .args is ignored, not turned into an absurd estimate.
+      if (Number.isSafeInteger(n) && n >= 0 && n <= 2 ** 31 - 1) value = n;
     }
   }
   return value;

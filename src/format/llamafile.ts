@@ -6,6 +6,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { FormatError } from '../errors.js';
+import { quoteName } from '../text/quote.js';
 import { parseArgsFile } from './args-file.js';
 import { readGguf } from './gguf-reader.js';
 import type { GgufMetadata, ReadGgufOptions } from './gguf-reader.js';
@@ -37,6 +38,13 @@ export interface ReadLlamafileOptions extends Omit<ReadGgufOptions, 'offset'> {
 
 const APE_MAGIC = 'MZqFpD';
 const MAX_ARGS_BYTES = 1024 * 1024;
+
+/** The first few entry names of an archive (names come from the file: clipped, escaped), and how many more. */
+function listNames(names: readonly string[]): string {
+  if (names.length === 0) return 'none';
+  const shown = names.slice(0, 10).map((name) => quoteName(name, 80)).join(', ');
+  return names.length > 10 ? `${shown}, and ${names.length - 10} more` : shown;
+}
 
 /** Runs `body` on a source, opening (and closing) a local file when given a path. */
 export async function withSource<T>(input: RandomAccessSource | string, body: (s: RandomAccessSource) => Promise<T>) {
@@ -79,25 +87,25 @@ async function readFromSource(source: RandomAccessSource, options: ReadLlamafile
   const names = directory.entries.map((e) => e.name);
   const ggufs = directory.entries.filter((e) => /\.gguf$/i.test(e.name));
   if (ggufs.length === 0) {
-    throw new FormatError(`${source.description} holds no .gguf file (entries: ${names.slice(0, 10).join(', ') || 'none'}).`, {
+    throw new FormatError(`${source.description} holds no .gguf file (entries: ${listNames(names)}).`, {
       hint: 'A llamafile without embedded weights needs its weights passed with -m; inspect the .gguf instead.',
     });
   }
   if (ggufs.length > 1) {
     throw new FormatError(
-      `${source.description} holds ${ggufs.length} .gguf files (${ggufs.map((e) => e.name).join(', ')}); ` +
+      `${source.description} holds ${ggufs.length} .gguf files (${listNames(ggufs.map((e) => e.name))}); ` +
         'llamafile itself refuses that ("multiple .gguf files found in zip archive").',
       { hint: 'Extract the one you want with unzip and inspect it directly.' },
     );
   }
   const entry = ggufs[0]!;
   if (entry.method !== 0 || entry.compressedSize !== entry.size) {
-    throw new FormatError(`${entry.name} in ${source.description} is compressed (method ${entry.method}).`, {
+    throw new FormatError(`${quoteName(entry.name, 80)} in ${source.description} is compressed (method ${entry.method}).`, {
       hint: 'llamafile maps weights in place and needs them stored: rebuild the archive with zipalign (not zip).',
     });
   }
   const ggufOffset = await entryDataOffset(source, entry, directory.tail);
-  const slice = new SliceSource(source, ggufOffset, entry.size, `${entry.name} in ${source.description}`);
+  const slice = new SliceSource(source, ggufOffset, entry.size, `${quoteName(entry.name, 80)} in ${source.description}`);
   const gguf = await readGguf(slice, options);
 
   let args: string[] | undefined;
@@ -107,9 +115,16 @@ async function readFromSource(source: RandomAccessSource, options: ReadLlamafile
     const raw = await readWithTail(source, directory.tail, offset, argsEntry.compressedSize);
     let text: string;
     try {
-      text = new TextDecoder().decode(argsEntry.method === 8 ? inflateRawSync(raw) : raw);
+      // The output is bounded too: a few compressed bytes may claim to inflate to gigabytes (a zip bomb).
+      text = new TextDecoder().decode(argsEntry.method === 8 ? inflateRawSync(raw, { maxOutputLength: MAX_ARGS_BYTES }) : raw);
     } catch (cause) {
-      throw new FormatError(`The .args file in ${source.description} cannot be decompressed.`, { cause });
+      const tooBig = (cause as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new FormatError(
+        tooBig
+          ? `The .args file in ${source.description} inflates to more than ${MAX_ARGS_BYTES} bytes.`
+          : `The .args file in ${source.description} cannot be decompressed.`,
+        { cause },
+      );
     }
     args = parseArgsFile(text);
   }

@@ -6,6 +6,7 @@
  * absolute, and archives whose offsets were not adjusted for the prefix are detected and corrected.
  */
 import { FormatError } from '../errors.js';
+import { quoteName } from '../text/quote.js';
 import type { RandomAccessSource } from './source.js';
 import {
   CENTRAL_HEADER_SIG,
@@ -173,12 +174,12 @@ function parseDirectory(bytes: Uint8Array, count: number, shift: number, where: 
     while (extra + 4 <= extraEnd) {
       const id = view.getUint16(extra, true);
       const length = view.getUint16(extra + 2, true);
-      if (extra + 4 + length > extraEnd) throw new FormatError(`Corrupt zip in ${where}: bad extra field in ${name}.`);
+      if (extra + 4 + length > extraEnd) throw new FormatError(`Corrupt zip in ${where}: bad extra field in ${quoteName(name, 80)}.`);
       if (id === ZIP64_EXTRA_ID) {
         let field = extra + 4;
         const take = (label: string) => {
-          if (field + 8 > extra + 4 + length) throw new FormatError(`Corrupt zip in ${where}: short ZIP64 field in ${name}.`);
-          const value = u64(view, field, `${label} of ${name}`);
+          if (field + 8 > extra + 4 + length) throw new FormatError(`Corrupt zip in ${where}: short ZIP64 field in ${quoteName(name, 80)}.`);
+          const value = u64(view, field, `${label} of ${quoteName(name, 80)}`);
           field += 8;
           return value;
         };
@@ -202,11 +203,11 @@ export async function entryDataOffset(
 ): Promise<number> {
   const header = viewOf(await readWithTail(source, tail, entry.headerOffset, LOCAL_HEADER_SIZE));
   if (header.getUint32(0, true) !== LOCAL_HEADER_SIG) {
-    throw new FormatError(`Corrupt zip in ${source.description}: no local header for ${entry.name}.`);
+    throw new FormatError(`Corrupt zip in ${source.description}: no local header for ${quoteName(entry.name, 80)}.`);
   }
   const dataOffset = entry.headerOffset + LOCAL_HEADER_SIZE + header.getUint16(26, true) + header.getUint16(28, true);
   if (dataOffset + entry.compressedSize > source.size) {
-    throw new FormatError(`${source.description} is truncated: ${entry.name} ends past the end of the file.`, {
+    throw new FormatError(`${source.description} is truncated: ${quoteName(entry.name, 80)} ends past the end of the file.`, {
       hint: 'The file may be incomplete; download it again.',
     });
   }

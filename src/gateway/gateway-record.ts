@@ -4,11 +4,12 @@
  * it holding a key that only `/gateway/models` accepts, so `ps` can ask a gateway that requires API keys.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runDir } from '../store/paths.js';
 import { logFilePath, removeServer, saveServer, type ServerRecord } from '../store/servers.js';
 import { processStartTime } from '../system/process-facts.js';
+import { readSmallFile } from '../system/regular-file.js';
 import type { ModelStatus } from './model-handle.js';
 
 function keyPath(name: string, env?: NodeJS.ProcessEnv): string {
@@ -18,7 +19,9 @@ function keyPath(name: string, env?: NodeJS.ProcessEnv): string {
 /** A fresh admin key for `ps`, written (0600) before the gateway starts listening. */
 export async function writeAdminKey(name: string, env?: NodeJS.ProcessEnv): Promise<string> {
   const key = randomBytes(24).toString('base64url');
-  await writeFile(keyPath(name, env), `${key}\n`, { mode: 0o600 });
+  // Created afresh and exclusively, so a link planted in the run dir is never written through.
+  await rm(keyPath(name, env), { force: true });
+  await writeFile(keyPath(name, env), `${key}\n`, { mode: 0o600, flag: 'wx' });
   return key;
 }
 
@@ -44,7 +47,7 @@ export async function removeGatewayRecord(name: string, env?: NodeJS.ProcessEnv)
 
 /** The models a running gateway holds, as it reports them (undefined when it cannot be asked). */
 export async function gatewayModels(record: Pick<ServerRecord, 'name' | 'url'>, env?: NodeJS.ProcessEnv): Promise<ModelStatus[] | undefined> {
-  const key = (await readFile(keyPath(record.name, env), 'utf8').catch(() => '')).trim();
+  const key = (await readSmallFile(keyPath(record.name, env), 4096).catch(() => '')).trim();
   try {
     const response = await fetch(`${record.url}/gateway/models`, {
       headers: key ? { authorization: `Bearer ${key}` } : {},

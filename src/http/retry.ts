@@ -1,8 +1,12 @@
 import pRetry from 'p-retry';
-import { AbortError, LlamactlError, NetworkError, UsageError } from '../errors.js';
+import { AbortError, HubError, LlamactlError, NetworkError } from '../errors.js';
 import { isNetworkFailure } from './network-errors.js';
 
-/** A failure worth another try: connection reset, timeout, stall, truncated body, 408/429/5xx. */
+/**
+ * A failure worth another try: connection reset, timeout, stall, truncated body, 408/429/5xx.
+ * @internal Control flow inside the retry loop: it never leaves the library (the last try's failure is mapped to a
+ * LlamactlError), so it is not part of the error hierarchy.
+ */
 export class RetryableError extends Error {
   override name = 'RetryableError';
   /** How long the server asked us to wait (Retry-After / RateLimit), in ms. */
@@ -61,6 +65,18 @@ const sleep = (ms: number, signal: AbortSignal | undefined) =>
   });
 
 /**
+ * The error for a request given up because `signal` fired: a deadline (`AbortSignal.timeout`, e.g. the pull's fit
+ * check) is a NetworkError saying so; the caller's own abort (Ctrl-C) is an AbortError.
+ */
+export function abortedError(what: string, signal: AbortSignal): LlamactlError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new NetworkError(`${what} took too long and was given up.`, { cause: reason });
+  }
+  return new AbortError(`${what} interrupted.`, { cause: reason });
+}
+
+/**
  * Runs `attempt` with exponential backoff and jitter (p-retry). Only `RetryableError`s and network failures are
  * retried; a server's Retry-After is waited out before the backoff. Exhaustion becomes a `NetworkError`.
  */
@@ -87,13 +103,14 @@ export async function withRetries<T>(
       },
     });
   } catch (error) {
-    if (signal?.aborted) throw new AbortError('Download interrupted.', { cause: signal.reason });
+    if (signal?.aborted) throw abortedError(what, signal);
     if (error instanceof LlamactlError) throw error;
+    // What the user gives (the hub URL, the token) is checked before any request; a request undici still refuses
+    // was made from what a server sent, so it is the server's fault, not bad usage.
     if ((error as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
-      throw new UsageError(`${what} failed: ${(error as Error).message}.`, {
+      throw new HubError(`${what} failed: a server sent what no request can be made from (${(error as Error).message.replace(/[.!?\s]+$/, '')}).`, {
         cause: error,
-        option: 'endpoint',
-        hint: 'Check the hub URL (the `endpoint` option / HF_ENDPOINT).',
+        hint: 'The hub or its download server is misbehaving; try again later.',
       });
     }
     if (error instanceof RetryableError || isNetworkFailure(error)) {

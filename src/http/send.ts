@@ -1,7 +1,9 @@
 // src/http/: the ground floor under every hub and CDN request: sending (per-origin Authorization, redirects), retries, the stall watchdog, Content-Range checks, network error codes.
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { UsageError } from '../errors.js';
+import { boundedHeader, checkNetworkUrl, serverAt, type Headers } from './bounds.js';
 
-export type Headers = Record<string, string | string[] | undefined>;
+export type { Headers } from './bounds.js';
 
 export interface HttpResponse {
   status: number;
@@ -9,6 +11,8 @@ export interface HttpResponse {
   body: Dispatcher.ResponseData['body'];
   /** The URL that answered (after same-origin redirects). */
   url: string;
+  /** For a redirect returned as is: where it points, checked (bounds.ts checkNetworkUrl). */
+  location?: string | undefined;
 }
 
 /** A bearer token and the one origin it may be sent to. */
@@ -38,15 +42,20 @@ export function createDispatcher(connections: number): Dispatcher {
   });
 }
 
-/** The Authorization header for `url`: the token's, only on the token's own origin; nothing anywhere else. */
+/**
+ * The Authorization header for `url`: the token's, only on the token's own origin; nothing anywhere else. A token
+ * no request can carry (a stray line break) is the user's to fix, said before any request.
+ */
 export function authorizationFor(url: URL, token: OriginToken | undefined): { authorization?: string } {
-  return token && url.origin === token.origin ? { authorization: `Bearer ${token.value}` } : {};
+  if (!token || url.origin !== token.origin) return {};
+  if (!/^[\x21-\x7e]*$/.test(token.value)) {
+    throw new UsageError('The token holds characters a request cannot carry.', { option: 'token', hint: 'Check HF_TOKEN / the `token` option for a stray space or line break.' });
+  }
+  return { authorization: `Bearer ${token.value}` };
 }
 
-export function header(headers: Headers, name: string): string | undefined {
-  const value = headers[name.toLowerCase()];
-  return Array.isArray(value) ? value[0] : value;
-}
+/** A response header's value, bounded (bounds.ts). */
+export const header = (headers: Headers, name: string): string | undefined => boundedHeader(headers, name);
 
 export interface SendOptions {
   method?: 'GET' | 'HEAD';
@@ -73,9 +82,16 @@ export async function send(url: string, options: SendOptions): Promise<HttpRespo
     const response = await request(current, { method, headers, dispatcher, signal: signal ?? null });
     const location = header(response.headers, 'location');
     if (response.statusCode >= 300 && response.statusCode < 400 && location !== undefined) {
-      const next = new URL(location, current);
+      let next: URL;
+      try {
+        // Only http(s) with a host is ever followed: a Location is the network's word, checked before use.
+        next = checkNetworkUrl(location, { base: current, what: 'redirect', from: serverAt(current) });
+      } catch (error) {
+        await response.body.dump().catch(() => {});
+        throw error;
+      }
       if ((!followCrossOrigin && next.origin !== current.origin) || hop >= 5) {
-        return { status: response.statusCode, headers: response.headers, body: response.body, url: current.href };
+        return { status: response.statusCode, headers: response.headers, body: response.body, url: current.href, location: next.href };
       }
       await response.body.dump().catch(() => {});
       current = next;

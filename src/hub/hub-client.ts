@@ -1,11 +1,14 @@
 import type { Dispatcher } from 'undici';
 import { HubError } from '../errors.js';
 import { HttpShardSource } from '../format/http-source.js';
+import { MAX_JSON_BYTES, checkCount, checkNetworkUrl, parseSize } from '../http/bounds.js';
 import { withRetries, type RetryOptions } from '../http/retry.js';
 import { header, send, type HttpResponse, type OriginToken } from '../http/send.js';
-import { StallWatchdog } from '../http/watchdog.js';
+import { StallWatchdog, type WatchdogOptions } from '../http/watchdog.js';
+import { clipText, quoteName } from '../text/quote.js';
 import { hubErrorFor } from './hub-errors.js';
 import type { RepoFile } from './shards.js';
+import { repoFileOf } from './tree-entry.js';
 
 export interface HubClientOptions {
   /** Hub origin. @default $HF_ENDPOINT or https://huggingface.co */
@@ -16,6 +19,10 @@ export interface HubClientOptions {
   retry?: RetryOptions | undefined;
   /** Give up on (and retry) an answer whose body sends nothing for this long. @default 30000 */
   stallTimeoutMs?: number | undefined;
+  /** Give up on (and retry) a request whose answer does not begin within this long. @default min(stallTimeoutMs, 10000) */
+  answerTimeoutMs?: number | undefined;
+  /** Give up on (and retry) an answer that brings less than 64 KiB (or its rest) in a window this long. @default 2 × stallTimeoutMs */
+  progressTimeoutMs?: number | undefined;
   /** Called before each retry; `what` is the file, or the repo for API calls. */
   onRetry?: ((info: { what: string; error: Error; attempt: number; delayMs: number }) => void) | undefined;
 }
@@ -31,6 +38,9 @@ export interface ResolvedFile {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/** Bounds on what a tree listing may cost: pages followed, files kept (the largest real repos hold a few thousand). */
+const MAX_PAGES = 10_000;
+const MAX_FILES = 1_000_000;
 
 /**
  * Talks to the Hugging Face hub's JSON API (`/api/models/{repo}/revision/{rev}`, `/tree/{rev}?recursive=true` with
@@ -62,33 +72,50 @@ export class HubClient {
       dispatcher: this.#options.dispatcher,
       token: this.tokenFor(),
       signal: options.signal ?? this.#options.signal,
+      retry: this.#options.retry,
+      watchdog: this.watchdogOptions(),
+      onRetry: (info) => this.#options.onRetry?.(info),
       errorFor: (status, headers, file) => hubErrorFor(status, headers, { repo, revision: commit, file }),
       repo,
     });
   }
 
-  /** Sends a request and reads its answer with `read`, both retried together (a body can fail as a request can). */
+  /** The stall, answer and progress limits of every request this client (and its shard sources) makes. */
+  watchdogOptions(): WatchdogOptions {
+    const { stallTimeoutMs = 30_000, answerTimeoutMs, progressTimeoutMs } = this.#options;
+    return { stallMs: stallTimeoutMs, answerMs: answerTimeoutMs, progressMs: progressTimeoutMs };
+  }
+
+  /**
+   * Sends a request and reads its answer with `read`, both retried together (a body can fail as a request can),
+   * under one watchdog: an answer that does not begin, goes quiet or trickles is given up and asked for again.
+   */
   async #get<T>(
     url: string,
     target: { repo: string; revision?: string; file?: string },
     method: 'GET' | 'HEAD',
-    read: (response: HttpResponse) => Promise<T>,
+    read: (response: HttpResponse, watchdog: StallWatchdog) => Promise<T>,
   ): Promise<T> {
     return withRetries(
       `Asking the hub for ${target.repo}`,
       async () => {
-        const response = await send(url, {
-          method,
-          dispatcher: this.#options.dispatcher,
-          signal: this.#options.signal,
-          token: this.tokenFor(),
-          followCrossOrigin: method === 'GET',
-        });
-        if (response.status >= 400) {
-          await response.body.dump().catch(() => {});
-          throw hubErrorFor(response.status, response.headers, target);
+        const local = new AbortController();
+        const signal = this.#options.signal ? AbortSignal.any([this.#options.signal, local.signal]) : local.signal;
+        const watchdog = new StallWatchdog(this.watchdogOptions(), () => local.abort(new Error('stalled')));
+        try {
+          const response = await send(url, { method, dispatcher: this.#options.dispatcher, signal, token: this.tokenFor(), followCrossOrigin: method === 'GET' });
+          watchdog.answered();
+          if (response.status >= 400) {
+            await response.body.dump().catch(() => {});
+            throw hubErrorFor(response.status, response.headers, target);
+          }
+          return await read(response, watchdog);
+        } catch (error) {
+          if (watchdog.stalled && !this.#options.signal?.aborted) throw watchdog.error('the hub', error);
+          throw error;
+        } finally {
+          watchdog.stop();
         }
-        return read(response);
       },
       {
         ...this.#options.retry,
@@ -98,10 +125,10 @@ export class HubClient {
     );
   }
 
-  async #json(response: HttpResponse, what: string): Promise<unknown> {
+  async #json(response: HttpResponse, watchdog: StallWatchdog, what: string): Promise<unknown> {
     const type = header(response.headers, 'content-type') ?? '';
-    const text = await readText(response.body, this.#options.stallTimeoutMs ?? 30_000);
-    if (!type.includes('json')) throw new HubError(`The hub sent ${type || 'no content type'} instead of JSON for ${what}.`);
+    const text = await readText(response.body, watchdog, what);
+    if (!type.includes('json')) throw new HubError(`The hub sent ${type ? clipText(type, 80) : 'no content type'} instead of JSON for ${what}.`);
     try {
       return JSON.parse(text);
     } catch (cause) {
@@ -112,7 +139,7 @@ export class HubClient {
   /** Resolves a branch/tag/commit to the commit sha (`GET /api/models/{repo}/revision/{rev}`). */
   async commitOf(repo: string, revision: string): Promise<string> {
     const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
-    const info = (await this.#get(url, { repo, revision }, 'GET', (r) => this.#json(r, `${repo}@${revision}`))) as { sha?: unknown };
+    const info = (await this.#get(url, { repo, revision }, 'GET', (r, w) => this.#json(r, w, `${repo}@${revision}`))) as { sha?: unknown };
     if (typeof info?.sha !== 'string' || !/^[0-9a-f]{7,64}$/.test(info.sha)) {
       throw new HubError(`The hub did not say which commit ${revision} of ${repo} is.`);
     }
@@ -124,16 +151,15 @@ export class HubClient {
     const files: RepoFile[] = [];
     let url: string | undefined = `${this.endpoint}/api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`;
     for (let page = 0; url !== undefined; page++) {
-      if (page > 10_000) throw new HubError('The hub kept sending pages of files; giving up.');
-      const [entries, link] = await this.#get(url, { repo, revision }, 'GET', async (r) => [await this.#json(r, `the file list of ${repo}`), header(r.headers, 'link')] as const);
+      checkCount(page, MAX_PAGES, `pages of files for ${repo}`);
+      const [entries, link] = await this.#get(url, { repo, revision }, 'GET', async (r, w) => [await this.#json(r, w, `the file list of ${repo}`), header(r.headers, 'link')] as const);
       if (!Array.isArray(entries)) throw new HubError(`The hub's file list for ${repo} is not a list.`);
-      for (const entry of entries as { type?: unknown; path?: unknown; size?: unknown; lfs?: { oid?: unknown; size?: unknown } }[]) {
-        if (entry?.type !== 'file' || typeof entry.path !== 'string') continue;
-        const size = typeof entry.lfs?.size === 'number' ? entry.lfs.size : entry.size;
-        const oid = typeof entry.lfs?.oid === 'string' ? entry.lfs.oid.toLowerCase() : undefined;
-        if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) continue;
-        files.push({ path: entry.path, size, sha256: oid && SHA256.test(oid) ? oid : undefined });
+      for (const entry of entries) {
+        // A bad size is the hub's fault, named (tree-entry.ts), never dropped.
+        const file = repoFileOf(entry, repo);
+        if (file) files.push(file);
       }
+      checkCount(files.length, MAX_FILES, `files for ${repo}`);
       url = nextLink(link, url);
     }
     return files;
@@ -148,29 +174,28 @@ export class HubClient {
     });
     const h = response.headers;
     const redirected = response.status >= 300 && response.status < 400;
-    const sizeText = header(h, 'x-linked-size') ?? (redirected ? undefined : header(h, 'content-length'));
-    const size = sizeText === undefined ? Number.NaN : Number(sizeText);
-    if (!Number.isSafeInteger(size) || size < 0) throw new HubError(`The hub did not give the size of ${file}.`);
+    const size = parseSize(header(h, 'x-linked-size') ?? (redirected ? undefined : header(h, 'content-length')));
+    if (size === undefined) throw new HubError(`The hub did not give the size of ${quoteName(file)}.`);
     const etag = (header(h, 'x-linked-etag') ?? header(h, 'etag') ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
-    const location = redirected ? new URL(header(h, 'location')!, response.url).href : response.url;
+    // send() checked the redirect's Location (http(s), a host); a 3xx without one is not a place to download from.
+    if (redirected && response.location === undefined) throw new HubError(`The hub redirected ${quoteName(file)} to nowhere (HTTP ${response.status} without a Location).`);
+    const location = response.location ?? response.url;
     return { commit: header(h, 'x-repo-commit'), size, sha256: SHA256.test(etag) ? etag : undefined, location };
   }
 }
 
-/** Reads a whole (small) body; no byte for `stallMs` is a RetryableError, not a wait without end. */
-async function readText(body: HttpResponse['body'], stallMs: number): Promise<string> {
+/** Reads a whole (small) body, at most MAX_JSON_BYTES; the request's watchdog sees every byte. */
+async function readText(body: HttpResponse['body'], watchdog: StallWatchdog, what: string): Promise<string> {
   const chunks: Buffer[] = [];
-  const watchdog = new StallWatchdog(stallMs, () => body.destroy());
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      watchdog.touch();
-      chunks.push(chunk);
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    watchdog.touch(chunk.length);
+    size += chunk.length;
+    if (size > MAX_JSON_BYTES) {
+      body.destroy();
+      throw new HubError(`The hub sent more than ${MAX_JSON_BYTES / 2 ** 20} MiB for ${what}; giving up.`);
     }
-  } catch (error) {
-    if (watchdog.stalled) throw watchdog.error('the hub', error);
-    throw error;
-  } finally {
-    watchdog.stop();
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -180,12 +205,12 @@ export function resolveUrl(endpoint: string, repo: string, revision: string, fil
   return `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
 }
 
-/** The `rel="next"` target of a Link header, resolved against the current URL. */
+/** The `rel="next"` target of a Link header, resolved against the current URL and checked (http(s), a host). */
 export function nextLink(link: string | undefined, base: string): string | undefined {
   if (!link) return undefined;
   for (const part of link.split(',')) {
     const match = /<([^>]+)>\s*;(.*)/.exec(part.trim());
-    if (match && /rel="?next"?/.test(match[2]!)) return new URL(match[1]!, base).href;
+    if (match && /rel="?next"?/.test(match[2]!)) return checkNetworkUrl(match[1]!, { base, what: 'next page link', from: 'The hub' }).href;
   }
   return undefined;
 }

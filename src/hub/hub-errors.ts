@@ -1,6 +1,7 @@
 import { HubAuthError, HubError, HubNotFoundError } from '../errors.js';
 import { RETRYABLE_STATUS, RetryableError, retryAfterMs } from '../http/retry.js';
 import { header, type Headers } from '../http/send.js';
+import { clipText, quoteName } from '../text/quote.js';
 
 export interface HubTarget {
   repo: string;
@@ -15,7 +16,8 @@ export interface HubTarget {
 export function hubErrorFor(status: number, headers: Headers, target: HubTarget): Error {
   const code = header(headers, 'x-error-code');
   const serverMessage = header(headers, 'x-error-message');
-  const detail = serverMessage ? ` (hub: ${serverMessage})` : '';
+  // The hub's own words, bounded and with controls escaped: a message is never the server's to flood or rewrite.
+  const detail = serverMessage ? ` (hub: ${clipText(serverMessage, 200)})` : '';
   if (RETRYABLE_STATUS.has(status)) {
     return new RetryableError(`HTTP ${status} from the hub${detail}`, { status, retryAfterMs: retryAfterMs(headers) });
   }
@@ -35,7 +37,7 @@ export function hubErrorFor(status: number, headers: Headers, target: HubTarget)
     });
   }
   if (code === 'EntryNotFound' || status === 404) {
-    return new HubNotFoundError(`File ${target.file ?? '?'} not found in ${target.repo} at ${target.revision ?? 'main'}.`, {
+    return new HubNotFoundError(`File ${target.file === undefined ? '?' : quoteName(target.file)} not found in ${target.repo} at ${target.revision ?? 'main'}.`, {
       status,
       hint: 'Leave the `file` option out to list the files the repo holds.',
     });

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { quote } from '../text/quote.js';
 import { assertSafeRepoPath } from './safe-path.js';
 
 /** What the user asked `pull` for, before the hub is asked anything. */
@@ -21,7 +22,7 @@ const QUANT = /^[A-Za-z0-9_.-]+$/;
 function checkRepo(repo: string, input: string): void {
   const parts = repo.split('/');
   if (parts.length !== 2 || !parts.every((part) => NAME.test(part) && !part.includes('..') && part.length <= 96)) {
-    throw new UsageError(`Malformed model reference ${JSON.stringify(input)}.`, {
+    throw new UsageError(`Malformed model reference ${quote(input)}.`, {
       hint: 'Use owner/repo, owner/repo:QUANT (e.g. Mozilla/Meta-Llama-3.1-8B-Instruct-llamafile:Q4_K_M) or a https://…/resolve/<rev>/<file> URL.',
     });
   }
@@ -40,7 +41,7 @@ export function parseModelRef(input: string, file?: string): ModelRef {
   const quant = colon === -1 ? undefined : text.slice(colon + 1);
   checkRepo(repo, input);
   if (quant !== undefined && !QUANT.test(quant)) {
-    throw new UsageError(`Malformed quant ${JSON.stringify(quant)} in ${JSON.stringify(input)}.`, {
+    throw new UsageError(`Malformed quant ${quote(quant)} in ${quote(input)}.`, {
       hint: 'A quant looks like Q4_K_M, Q2_K or F16.',
     });
   }
@@ -55,12 +56,18 @@ function parseResolveUrl(text: string, file: string | undefined): ModelRef {
   try {
     url = new URL(text);
   } catch (cause) {
-    throw new UsageError(`Malformed URL ${JSON.stringify(text)}.`, { cause });
+    throw new UsageError(`Malformed URL ${quote(text)}.`, { cause });
   }
-  const segments = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+  let segments: string[];
+  try {
+    segments = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+  } catch (cause) {
+    // A `%` not followed by two hex digits, or escapes that are not UTF-8.
+    throw new UsageError(`Malformed URL ${quote(text)}: it has a broken %-escape.`, { cause });
+  }
   const at = segments.indexOf('resolve');
   if (at !== 2 || segments.length < 5) {
-    throw new UsageError(`Not a Hugging Face download URL: ${JSON.stringify(text)}.`, {
+    throw new UsageError(`Not a Hugging Face download URL: ${quote(text)}.`, {
       hint: 'Expected https://huggingface.co/<owner>/<repo>/resolve/<revision>/<file>.',
     });
   }

@@ -3,6 +3,7 @@
  * no request), then its commit, its files and the shard set it names (`resolveModel`, asked once).
  */
 import { UsageError } from '../errors.js';
+import { quote } from '../text/quote.js';
 import { chooseSet } from './choose-set.js';
 import type { HubClient } from './hub-client.js';
 import { parseModelRef, type ModelRef } from './ref.js';
@@ -70,7 +71,7 @@ export function safeOrigin(url: string): string {
     // reported below
   }
   if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-    throw new UsageError(`Malformed hub URL ${JSON.stringify(url)}: it must start with http:// or https://.`, {
+    throw new UsageError(`Malformed hub URL ${quote(url)}: it must start with http:// or https://.`, {
       option: 'endpoint',
       hint: 'Set the `endpoint` option or HF_ENDPOINT to e.g. https://huggingface.co.',
     });

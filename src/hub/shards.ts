@@ -3,6 +3,8 @@
  * repos as `Name.Q4_0.llamafile.cat0` …. Both join, in numeric order, to the name without the `catN` part. A single
  * `.llamafile` / `.gguf` is a set of one.
  */
+import { FormatError } from '../errors.js';
+import { quoteName } from '../text/quote.js';
 
 export interface RepoFile {
   /** Path inside the repo. */
@@ -50,7 +52,8 @@ function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-export class ShardSetError extends Error {
+/** The files do not make whole shard sets (a missing or doubled `catN`): a FormatError of the set of files. */
+export class ShardSetError extends FormatError {
   override name = 'ShardSetError';
 }
 
@@ -77,13 +80,13 @@ export function groupShardSets<F extends { path: string }>(files: readonly F[]):
     list.sort((a, b) => a.index - b.index);
     if (list.length > 1 && list.some((entry) => entry.index === -1)) {
       // A plain file and shards that join to the same name: keep the plain file as its own set and the shards apart.
-      throw new ShardSetError(`Both ${joined} and shards joining to it exist; name the file you want.`);
+      throw new ShardSetError(`Both ${quoteName(joined)} and shards joining to it exist; name the file you want.`);
     }
     if (list[0]!.index !== -1) {
       list.forEach((entry, position) => {
         if (entry.index !== position) {
           const what = entry.index > position ? `cat${position} is missing` : `cat${entry.index} appears twice`;
-          throw new ShardSetError(`The shard set ${basename(joined)} is incomplete: ${what}.`);
+          throw new ShardSetError(`The shard set ${quoteName(basename(joined))} is incomplete: ${what}.`);
         }
       });
     }

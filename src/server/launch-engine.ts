@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { RuntimeError } from '../errors.js';
 import { commandFor, isExecFormatError } from '../runtime/command-for.js';
@@ -82,8 +82,9 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     tail.push(text);
     options.onChunk?.(text);
   };
-  // A new server starts a new log: `llamactl logs NAME` shows this run only.
-  const fd = options.logFile === undefined ? undefined : openSync(options.logFile, 'w', 0o600);
+  // A new server starts a new log: `llamactl logs NAME` shows this run only. Whatever was at the log's name is
+  // unlinked and the log created exclusively, so a link planted there truncates nothing and a FIFO blocks nothing.
+  const fd = options.logFile === undefined ? undefined : openNewLog(options.logFile);
   // execa's types list only fds 3-9, but any open fd is handed to spawn as is (the child inherits it).
   const output = fd === undefined
     ? ({ stdout: 'pipe', stderr: 'pipe' } as const)
@@ -183,4 +184,9 @@ function tailFile(path: string, onText: (text: string) => void): () => Promise<v
     await read();
     stopped = true;
   };
+}
+
+function openNewLog(path: string): number {
+  rmSync(path, { force: true });
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
 }

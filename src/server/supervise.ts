@@ -37,6 +37,7 @@ export interface SuperviseOptions {
 /** A run that stayed up this long counts as healthy: its crash does not use up the restart budget. */
 const STABLE_MS = 60_000;
 
+/** @internal Control flow inside supervise(): a run that crashed, for the retry loop; never leaves this file. */
 class Crashed extends Error {
   constructor(readonly ranMs: number) {
     super('crashed');

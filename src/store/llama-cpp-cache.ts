@@ -4,8 +4,9 @@
  * demo code that builds it.
  */
 import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readSmallFile } from '../system/regular-file.js';
 import { ENGINE_PIN } from '../version.js';
 import { cacheDir } from './paths.js';
 
@@ -46,7 +47,8 @@ export async function findLlamaCppBuild(env: NodeJS.ProcessEnv = process.env): P
     tag: ENGINE_PIN.llamaCppTag,
   };
   try {
-    const stamp = JSON.parse(await readFile(join(dir, 'engine.json'), 'utf8')) as BuildStamp;
+    // Read without blocking and bounded, as every state file is (system/regular-file.ts).
+    const stamp = JSON.parse(await readSmallFile(join(dir, 'engine.json'), 64 * 1024)) as BuildStamp;
     if (stamp.tag !== ENGINE_PIN.llamaCppTag || stamp.nodeLlamaCpp !== ENGINE_PIN.nodeLlamaCpp) return undefined;
     if (stamp.contents !== BUILD_CONTENTS) return undefined;
     await access(build.serverPath, constants.X_OK);

@@ -1,7 +1,28 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../system/process-facts.js';
+import { readSmallFile } from '../system/regular-file.js';
+
+/** A lock holds a pid and nothing else. */
+const MAX_LOCK_BYTES = 64;
+
+/** The pid a lock's text names, if it names one (0 and negatives would make `kill(pid, 0)` ask about groups). */
+function pidOf(text: string | undefined): number | undefined {
+  const pid = Number.parseInt(text ?? '', 10);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * A lock file's text, `undefined` when there is none. Never blocks: a FIFO, device or oversized file in a lock's
+ * place is a UsageError saying what it is (a plain read of a FIFO would wait forever).
+ */
+async function readLock(path: string): Promise<string | undefined> {
+  return readSmallFile(path, MAX_LOCK_BYTES).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  });
+}
 
 /**
  * Runs `body` while holding a lock directory (`mkdir` is atomic). A lock left by a process that no longer exists is
@@ -14,8 +35,8 @@ export async function withDirLock<T>(lockDir: string, body: () => Promise<T>, po
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number.parseInt(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(owner) && !isAlive(owner)) {
+      const owner = pidOf(await readLock(join(lockDir, 'pid')));
+      if (owner !== undefined && !isAlive(owner)) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
@@ -33,8 +54,8 @@ export async function withDirLock<T>(lockDir: string, body: () => Promise<T>, po
 
 /** The pid in a lock file when that process is alive; `undefined` for no lock or a stale one. */
 export async function lockOwner(lockFile: string): Promise<number | undefined> {
-  const owner = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
-  return Number.isInteger(owner) && isAlive(owner) ? owner : undefined;
+  const owner = pidOf(await readLock(lockFile).catch(() => undefined));
+  return owner !== undefined && isAlive(owner) ? owner : undefined;
 }
 
 /**
@@ -49,7 +70,7 @@ export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ rel
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
     }
-    const text = await readFile(lockFile, 'utf8').catch(() => undefined);
+    const text = await readLock(lockFile);
     if (text === undefined) continue;
     // Empty: the owner may be between creating the file and writing its pid; look again before taking it over.
     if (text === '' && attempt === 0) {

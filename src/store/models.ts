@@ -1,10 +1,11 @@
-import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { lstat, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import { journalPath, readJournal } from './pull-journal.js';
 import { planChunks } from './chunk-plan.js';
 import { quantOf } from '../hub/shards.js';
 import { writeJsonAtomic } from '../system/atomic-json.js';
+import { readSmallFile } from '../system/regular-file.js';
 import { lockOwner } from './lock.js';
 import { modelsDir } from './paths.js';
 
@@ -46,6 +47,8 @@ export interface RepoManifest {
 }
 
 const MANIFEST = 'manifest.json';
+/** A manifest is a few hundred bytes a model; one larger than this was not written by llamactl. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 const MODEL_FILE = /\.(llamafile|gguf)$/i;
 
 /** The store folder of a repo. */
@@ -55,11 +58,34 @@ export function repoDir(repo: string, env: NodeJS.ProcessEnv = process.env): str
 
 export async function readManifest(dir: string): Promise<RepoManifest | undefined> {
   try {
-    const data = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as RepoManifest;
-    return data?.version === 1 && typeof data.models === 'object' ? data : undefined;
+    const data = JSON.parse(await readSmallFile(join(dir, MANIFEST), MAX_MANIFEST_BYTES)) as RepoManifest;
+    if (data?.version !== 1 || typeof data.repo !== 'string' || typeof data.models !== 'object' || data.models === null || Array.isArray(data.models)) return undefined;
+    // Entries that are not records llamactl writes are dropped, so `ls` and a re-pull only ever see well-formed ones.
+    const models = Object.create(null) as RepoManifest['models'];
+    for (const [name, record] of Object.entries(data.models)) if (isModelRecord(record)) models[name] = record;
+    return { version: 1, repo: data.repo, models };
   } catch {
     return undefined;
   }
+}
+
+/** Whether `value` has the shape of a `ModelRecord` (read from disk, so checked before use). */
+export function isModelRecord(value: unknown): value is ModelRecord {
+  const record = value as Partial<ModelRecord> | null;
+  return (
+    typeof record === 'object' &&
+    record !== null &&
+    typeof record.commit === 'string' &&
+    Number.isSafeInteger(record.size) &&
+    typeof record.pulledAt === 'string' &&
+    (record.mtimeMs === undefined || typeof record.mtimeMs === 'number') &&
+    (record.verified === undefined || typeof record.verified === 'boolean') &&
+    Array.isArray(record.shards) &&
+    record.shards.every((s: unknown) => {
+      const shard = s as Partial<ModelRecord['shards'][number]> | null;
+      return typeof shard?.name === 'string' && Number.isSafeInteger(shard.size) && typeof shard.sha256 === 'string';
+    })
+  );
 }
 
 /** Records a finished pull in the repo folder's manifest (atomic write). */
@@ -153,6 +179,18 @@ export async function findModel(name: string, env: NodeJS.ProcessEnv = process.e
   throw new NotFoundError(`No model ${JSON.stringify(name)} in the store (${modelsDir(env)}).`, { hint: names(models) });
 }
 
+/**
+ * What a pull writes beside `<name>`: the `.part`, its `.part.journal`, the journal's atomic-write temp files
+ * (`.part.journal.tmp-<pid>`, see system/atomic-json.ts) and the `.part.lock`.
+ */
+const PULL_FILES = /^\.part(?:\.journal(?:\.tmp-\d+)?|\.lock)?$/;
+
+/** Unlinks a file (or a link), never a folder someone put there under that name. */
+async function removeFile(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info && !info.isDirectory()) await unlink(path).catch(() => {});
+}
+
 /** Deletes a stored model (its file, any partial download, its manifest entry) and returns what it was. */
 export async function removeModel(name: string, env: NodeJS.ProcessEnv = process.env): Promise<StoredModel> {
   const model = await findModel(name, env, { partial: true });
@@ -162,16 +200,15 @@ export async function removeModel(name: string, env: NodeJS.ProcessEnv = process
     throw new UsageError(`${model.path} is being pulled by pid ${owner}.`, { hint: 'Stop that pull first, then remove it.' });
   }
   const dir = resolve(model.path, '..');
-  await rm(model.path, { force: true });
-  // The partial download: the .part, its journal (and temp files a killed pull left beside it), a stale lock.
+  await removeFile(model.path);
+  // The partial download: exactly the files a pull makes beside it, never a user's `M.llamafile.part.backup`.
   for (const file of await entries(dir)) {
-    const rest = file.startsWith(model.name) ? file.slice(model.name.length) : '';
-    if (rest === '.part' || rest.startsWith('.part.')) await rm(join(dir, file), { force: true });
+    if (file.startsWith(model.name) && PULL_FILES.test(file.slice(model.name.length))) await removeFile(join(dir, file));
   }
   const manifest = await readManifest(dir);
   if (manifest?.models[model.name]) {
     delete manifest.models[model.name];
-    if (Object.keys(manifest.models).length === 0) await rm(join(dir, MANIFEST), { force: true });
+    if (Object.keys(manifest.models).length === 0) await removeFile(join(dir, MANIFEST));
     else await writeJsonAtomic(join(dir, MANIFEST), manifest, 0o644);
   }
   // Drop the now-empty repo and owner folders; rmdir fails harmlessly when something is left.

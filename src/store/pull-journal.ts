@@ -2,9 +2,10 @@
  * The resume journal of a pull: the on-disk record, beside its `.part`, of which chunks are written. It lives in the
  * store because `ls` reads it to show a partial download's progress; `download/` writes it.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeJsonAtomic } from '../system/atomic-json.js';
+import { readSmallFile } from '../system/regular-file.js';
 
 /** What a `.part` file holds, so a killed pull can resume. Written atomically (tmp + rename) after each chunk. */
 export interface JournalData {
@@ -22,14 +23,34 @@ export function journalPath(partPath: string): string {
   return `${partPath}.journal`;
 }
 
+/** Bounds on a journal read from disk: it steers how a resume is cut into requests, and `ls` plans its chunks. */
+const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
+const MAX_CHUNKS = 4 * 1024 * 1024;
+
+/**
+ * The journal at `path`, or `undefined` when there is none or it is not one llamactl wrote: read without blocking
+ * and bounded in bytes, with every field checked and the chunk plan it implies bounded, so a hostile or corrupt
+ * journal costs a fresh start, never a hang or a plan of billions of chunks.
+ */
 export async function readJournal(path: string): Promise<JournalData | undefined> {
+  let data: JournalData;
   try {
-    const data = JSON.parse(await readFile(path, 'utf8')) as JournalData;
-    if (data?.version !== 1 || !Array.isArray(data.done) || !Array.isArray(data.shards)) return undefined;
-    return { ...data, verified: Array.isArray(data.verified) ? data.verified : [] };
+    data = JSON.parse(await readSmallFile(path, MAX_JOURNAL_BYTES)) as JournalData;
   } catch {
     return undefined;
   }
+  const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (data?.version !== 1 || typeof data.commit !== 'string' || !count(data.chunkSize) || data.chunkSize === 0) return undefined;
+  if (!Array.isArray(data.shards) || !Array.isArray(data.done)) return undefined;
+  let chunks = 0;
+  for (const shard of data.shards as unknown[]) {
+    const { name, size, sha256 } = (shard ?? {}) as Partial<JournalData['shards'][number]>;
+    if (typeof name !== 'string' || !count(size) || (sha256 !== undefined && sha256 !== null && typeof sha256 !== 'string')) return undefined;
+    chunks += Math.ceil(size / data.chunkSize);
+  }
+  if (chunks > MAX_CHUNKS || !data.done.every(count)) return undefined;
+  const verified = Array.isArray(data.verified) ? data.verified.filter(count) : [];
+  return { ...data, verified };
 }
 
 /** Does the journal describe the same download (commit, chunking, shard names, sizes and hashes)? */
@@ -85,9 +106,10 @@ export class JournalWriter {
   async remove(): Promise<void> {
     await this.settle();
     await rm(this.path, { force: true });
+    // Exactly what system/atomic-json.ts names them, `<journal>.tmp-<pid>`: nothing else that happens to share the prefix.
     const prefix = `${basename(this.path)}.tmp-`;
     for (const name of await readdir(dirname(this.path)).catch(() => [])) {
-      if (name.startsWith(prefix)) await rm(join(dirname(this.path), name), { force: true });
+      if (name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length))) await rm(join(dirname(this.path), name), { force: true });
     }
   }
 }

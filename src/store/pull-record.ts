@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeJsonAtomic } from '../system/atomic-json.js';
-import { readManifest, recordModel, type ModelRecord } from './models.js';
+import { readSmallFile } from '../system/regular-file.js';
+import { isModelRecord, readManifest, recordModel, type ModelRecord } from './models.js';
 import { llamactlHome, modelsDir } from './paths.js';
 
 /**
@@ -19,12 +20,15 @@ function inStore(path: string, env: NodeJS.ProcessEnv): boolean {
   return dirname(dirname(dirname(path))) === modelsDir(env);
 }
 
+/** Read without blocking and bounded: a FIFO or a huge file in its place costs a fresh record, never a hang. */
+const MAX_ELSEWHERE_BYTES = 16 * 1024 * 1024;
+
 const elsewherePath = (env: NodeJS.ProcessEnv) => join(llamactlHome(env), 'elsewhere.json');
 
 async function readElsewhere(env: NodeJS.ProcessEnv): Promise<Elsewhere> {
   try {
-    const data = JSON.parse(await readFile(elsewherePath(env), 'utf8')) as Elsewhere;
-    if (data?.version === 1 && typeof data.files === 'object') return data;
+    const data = JSON.parse(await readSmallFile(elsewherePath(env), MAX_ELSEWHERE_BYTES)) as Elsewhere;
+    if (data?.version === 1 && typeof data.files === 'object' && data.files !== null && !Array.isArray(data.files)) return data;
   } catch {
     // none yet, or unreadable: start a new one
   }
@@ -34,7 +38,9 @@ async function readElsewhere(env: NodeJS.ProcessEnv): Promise<Elsewhere> {
 /** The record of the pull that wrote `path` (absolute), if any. */
 export async function readPullRecord(path: string, env: NodeJS.ProcessEnv): Promise<ModelRecord | undefined> {
   if (inStore(path, env)) return (await readManifest(dirname(path)))?.models[basename(path)];
-  return (await readElsewhere(env)).files[path];
+  const { files } = await readElsewhere(env);
+  const record: unknown = Object.hasOwn(files, path) ? files[path] : undefined;
+  return isModelRecord(record) ? record : undefined;
 }
 
 /** Records a finished pull of `repo` into `path` (absolute). */

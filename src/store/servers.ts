@@ -1,10 +1,11 @@
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { RuntimeKind } from '../runtime/runtime-info.js';
 import { writeJsonAtomic } from '../system/atomic-json.js';
 import { acceptsTcp } from '../system/accepts-tcp.js';
 import { probeHttp } from '../system/probe-http.js';
+import { readSmallFile } from '../system/regular-file.js';
 import { isAlive, processStartTime } from '../system/process-facts.js';
 import { tryFileLock } from './lock.js';
 import { runDir } from './paths.js';
@@ -76,11 +77,39 @@ async function readRecords(env?: NodeJS.ProcessEnv): Promise<ServerRecord[]> {
   }
   const records: ServerRecord[] = [];
   for (const entry of entries.filter((name) => name.endsWith('.json')).sort()) {
-    try {
-      records.push(JSON.parse(await readFile(join(runDir(env), entry), 'utf8')) as ServerRecord);
-    } catch {}
+    // Read without blocking and bounded (a FIFO or a huge file here must not hang `ps`), and used only when it is
+    // the record of the server its file is named after: `removeServer(record.name)` must stay in the run dir.
+    const text = await readSmallFile(join(runDir(env), entry), MAX_RECORD_BYTES).catch(() => undefined);
+    const record = text === undefined ? undefined : parseRecord(text);
+    if (record && `${record.name}.json` === entry) records.push(record);
   }
   return records;
+}
+
+const MAX_RECORD_BYTES = 1024 * 1024;
+
+/** A server record with the fields liveness, `stop` and `logs` rely on, of the right types; else `undefined`. */
+function parseRecord(text: string): ServerRecord | undefined {
+  let data: Partial<ServerRecord> | null;
+  try {
+    data = JSON.parse(text) as Partial<ServerRecord> | null;
+  } catch {
+    return undefined;
+  }
+  const ok =
+    typeof data === 'object' &&
+    data !== null &&
+    typeof data.name === 'string' &&
+    isServerName(data.name) &&
+    Number.isSafeInteger(data.pid) &&
+    data.pid! > 0 &&
+    typeof data.startTime === 'string' &&
+    typeof data.url === 'string' &&
+    typeof data.healthPath === 'string' &&
+    typeof data.model === 'string' &&
+    Number.isSafeInteger(data.port) &&
+    Array.isArray(data.argv);
+  return ok ? (data as ServerRecord) : undefined;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The local hub of `llamactl demo` (src/demo/local-hub.ts) with faults the tests inject per request: resets,
- * error statuses, truncated, corrupted, stalled or HTML bodies, a CDN that ignores `Range`, and a tree API that
- * disagrees with itself or lists entries it does not serve.
+ * error statuses, truncated, corrupted, stalled, trickling or HTML bodies, a server that accepts and never answers,
+ * a CDN that ignores `Range`, headers rewritten to lie (a redirect to `ftp://`, a `Link: rel=next` to `file:`, a
+ * `Content-Range: …/*`), and a tree API that disagrees with itself or lists entries it does not serve.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,7 +17,10 @@ import {
   type TreeEntry,
 } from '../../src/demo/local-hub.js';
 
-export type FaultKind = 'reset' | 'status' | 'truncate' | 'corrupt' | 'no-range' | 'html' | 'stall';
+export type FaultKind = 'reset' | 'status' | 'truncate' | 'corrupt' | 'no-range' | 'html' | 'stall' | 'trickle' | 'no-answer' | 'headers';
+
+/** A header's new value: a string, undefined to drop it, or made from its value as the hub would have sent it. */
+export type HeaderRewrite = string | undefined | ((value: string | undefined) => string | undefined);
 
 export interface Fault {
   kind: FaultKind;
@@ -28,12 +32,19 @@ export interface Fault {
   times?: number;
   /** Bytes of the body sent before a reset / truncation / stall / corrupted byte. @default half the body */
   afterBytes?: number;
-  /** Status for `kind: 'status'`. @default 503 */
+  /** Status for `kind: 'status'` (@default 503), or the status a `headers` fault answers with instead. */
   status?: number;
   /** Retry-After seconds sent with a `status` fault. */
   retryAfter?: number;
   /** How long a stall lasts before the body goes on. @default until the client gives up */
   stallMs?: number;
+  /** `trickle`: one byte of the body every this many ms, after `afterBytes` (@default 0 here). @default 100 */
+  intervalMs?: number;
+  /**
+   * `headers`: response headers to replace (lower-case names), e.g. `{ location: 'ftp://…' }` on a `/resolve`;
+   * with `status`, the status too (a CDN answering `302` with such a `location`).
+   */
+  headers?: Record<string, HeaderRewrite>;
 }
 
 export interface FaultRepoSpec extends LocalRepoSpec {
@@ -86,7 +97,10 @@ export class FaultHub extends LocalHub {
       res.writeHead(fault.status ?? 503, headers).end('injected failure\n');
       return;
     }
-    if (origin === 'hub' && fault?.kind === 'stall') stallBody(res, fault);
+    // Accepted and never answered: the request stays open until the client gives up (or the hub closes).
+    if (fault?.kind === 'no-answer') return;
+    if (fault?.kind === 'headers') rewriteHead(res, fault);
+    if (origin === 'hub' && (fault?.kind === 'stall' || fault?.kind === 'trickle')) stallBody(res, fault);
     if (fault) this.#faultOf.set(res, fault);
     super.handle(origin, req, res, entry);
   }
@@ -126,6 +140,7 @@ export class FaultHub extends LocalHub {
  * connection reset, ended, or left quiet (for `stallMs`, after which the rest of the file after that piece goes on).
  */
 async function* faultyBody(res: ServerResponse, pieces: AsyncIterable<Buffer>, length: number, fault: Fault): AsyncIterable<Buffer> {
+  if (fault.kind === 'trickle') return yield* trickle(res, pieces, fault);
   const at = Math.min(fault.afterBytes ?? Math.floor(length / 2), length);
   let active: Fault | undefined = fault;
   let sent = 0;
@@ -151,13 +166,58 @@ async function* faultyBody(res: ServerResponse, pieces: AsyncIterable<Buffer>, l
   }
 }
 
-/** A hub answer that sends the first `afterBytes` of its body, then goes quiet (for `stallMs`, or until closed). */
+/** The body's first `afterBytes` (@default 0), then one byte every `intervalMs`: never quiet for long, never done soon. */
+async function* trickle(res: ServerResponse, pieces: AsyncIterable<Buffer>, fault: Fault): AsyncIterable<Buffer> {
+  let sent = 0;
+  let closed = false;
+  res.once('close', () => (closed = true));
+  for await (const piece of pieces) {
+    for (let at = 0; at < piece.length && !closed; ) {
+      const take = sent < (fault.afterBytes ?? 0) ? Math.min(piece.length - at, (fault.afterBytes ?? 0) - sent) : 1;
+      if (take === 1) await new Promise((resolve) => setTimeout(resolve, fault.intervalMs ?? 100));
+      if (closed) return;
+      yield piece.subarray(at, at + take);
+      at += take;
+      sent += take;
+    }
+  }
+}
+
+/**
+ * A hub answer that sends the first `afterBytes` of its body, then goes quiet (for `stallMs`, or until closed), or
+ * (`trickle`) sends the rest one byte every `intervalMs`.
+ */
 function stallBody(res: ServerResponse, fault: Fault): void {
   const end = res.end.bind(res) as (body?: string) => ServerResponse;
   (res as { end: (body?: string) => ServerResponse }).end = (body = '') => {
-    const at = fault.afterBytes ?? Math.floor(body.length / 2);
+    const at = fault.afterBytes ?? (fault.kind === 'trickle' ? 0 : Math.floor(body.length / 2));
     res.write(body.slice(0, at));
-    if (fault.stallMs !== undefined) setTimeout(() => end(body.slice(at)), fault.stallMs);
+    if (fault.kind === 'trickle') {
+      let next = at;
+      const timer = setInterval(() => {
+        if (res.destroyed || next >= body.length) {
+          clearInterval(timer);
+          if (!res.destroyed) end();
+          return;
+        }
+        res.write(body.slice(next, ++next));
+      }, fault.intervalMs ?? 100);
+      res.once('close', () => clearInterval(timer));
+    } else if (fault.stallMs !== undefined) setTimeout(() => end(body.slice(at)), fault.stallMs);
     return res;
+  };
+}
+
+/** Rewrites the status line's headers (and status, if the fault names one) as the answer is written. */
+function rewriteHead(res: ServerResponse, fault: Fault): void {
+  const writeHead = res.writeHead.bind(res) as (status: number, headers?: Record<string, string | number>) => ServerResponse;
+  (res as { writeHead: (status: number, headers?: Record<string, string | number>) => ServerResponse }).writeHead = (status, headers = {}) => {
+    const next: Record<string, string | number> = { ...headers };
+    for (const [name, rewrite] of Object.entries(fault.headers ?? {})) {
+      const value = typeof rewrite === 'function' ? rewrite(next[name] === undefined ? undefined : String(next[name])) : rewrite;
+      if (value === undefined) delete next[name];
+      else next[name] = value;
+    }
+    return writeHead(fault.status ?? status, next);
   };
 }

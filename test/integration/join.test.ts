@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { link, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generatedBytes } from '../../src/demo/local-hub-content.js';
 import { join as joinShards } from '../../src/join.js';
-import { DiskSpaceError } from '../../src/errors.js';
+import { DiskSpaceError, UsageError } from '../../src/errors.js';
 import { runCli } from '../helpers/cli.js';
 import { sha256 } from '../helpers/hub.js';
 
@@ -80,5 +81,25 @@ describe('llamactl join', () => {
     const shards = [join(dir, 'Mix.Q4_0.llamafile.cat0'), join(dir, 'Mix.Q4_0.llamafile.cat1')];
     await expect(joinShards(dir, shards, { freeSpace: async () => 10 })).rejects.toThrow(DiskSpaceError);
     expect(await readdir(dir)).not.toContain('Mix.Q4_0.llamafile');
+  });
+
+  it('compares files, not spellings: an output that is a shard by a symlinked folder or a hard link is refused (library)', async () => {
+    const shards = [join(dir, 'Mix.Q4_0.llamafile.cat0'), join(dir, 'Mix.Q4_0.llamafile.cat1')];
+    await symlink(dir, join(dir, 'alias'));
+    await link(shards[1]!, join(dir, 'hard.llamafile'));
+    for (const out of [join(dir, 'alias', 'Mix.Q4_0.llamafile.cat0'), join(dir, 'hard.llamafile')]) {
+      await expect(joinShards(out, shards, { force: true })).rejects.toThrow(/is the shard .* \(the same file by another path\)/);
+    }
+    expect((await readFile(shards[0]!)).equals(parts[0]!)).toBe(true);
+    expect((await readFile(shards[1]!)).equals(parts[1]!)).toBe(true);
+  });
+
+  it('says what a shard that exists but is no file is: a FIFO is never opened for a blocking read (library)', async () => {
+    const fifo = join(dir, 'Mix.Q4_0.llamafile.cat2');
+    await execa('mkfifo', [fifo]);
+    const shards = [join(dir, 'Mix.Q4_0.llamafile.cat0'), join(dir, 'Mix.Q4_0.llamafile.cat1'), fifo];
+    const error = await joinShards(dir, shards).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(`${fifo} is a FIFO (named pipe), not a regular file: join reads its shards from regular files only.`);
   });
 });

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { InspectResult } from '../../inspect.js';
 import { integer } from '../flags.js';
 import { examples } from '../help.js';
-import { formatBytes, printJson, withInterrupt } from '../output.js';
+import { formatBytes, formatDuration, printJson, withInterrupt } from '../output.js';
+import { clipText } from '../../text/quote.js';
 
 export interface InspectCommandOptions {
   ctxSize?: number | undefined;
@@ -26,6 +27,10 @@ export async function inspectCommand(targets: string[], options: InspectCommandO
       endpoint: options.endpoint,
       token: options.token,
       signal,
+      onRetry: ({ what, error, attempt, delayMs }) => {
+        // On stderr in both modes: stdout holds the one result (a table, or one JSON object).
+        process.stderr.write(`llamactl: ${clipText(what, 120)}: ${clipText(error.message.replace(/\.$/, ''), 300)}; retrying in ${formatDuration(delayMs)} (try ${attempt + 1})\n`);
+      },
     }),
   );
   if (options.json) printJson(result);
@@ -69,7 +74,8 @@ function render(r: InspectResult): string {
     rows.push(['Remote read', `${r.remote.requests} HTTP requests, ${formatBytes(r.remote.bytes)} of ${formatBytes(r.size)}`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
-  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  // Names, .args and file names come from the file (or the hub): clipped, with control and bidi characters escaped.
+  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${clipText(v, 400)}`);
   if (r.fit.level !== 'ok') lines.push('', r.fit.message, ...(r.fit.hint ? [r.fit.hint] : []));
   return `${lines.join('\n')}\n`;
 }

@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FormatError, IntegrityError } from '../../../src/errors.js';
+import { FormatError, HubError, IntegrityError } from '../../../src/errors.js';
 import { LocationExpiredError, RangeIgnoredError, fetchRange, type FetchRangeOptions } from '../../../src/download/fetch-range.js';
 import { LeanPool } from '../../../src/download/lean-range.js';
 import { RetryableError } from '../../../src/http/retry.js';
@@ -122,11 +122,11 @@ describe('fetchRange', () => {
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const o = options();
-      res.writeHead(206, { 'content-range': `bytes ${o.start}-${o.end - 1}/5`, 'content-length': o.end - o.start }).end(CONTENT.subarray(o.start, o.end));
+      res.writeHead(206, { 'content-range': `bytes ${o.start}-${o.end - 1}/${CONTENT.length + 5}`, 'content-length': o.end - o.start }).end(CONTENT.subarray(o.start, o.end));
     });
     const error = await fetchRange(options()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IntegrityError);
-    expect((error as Error).message).toBe(`The size of X.llamafile disagrees: the hub lists ${CONTENT.length} bytes, the download server has 5.`);
+    expect((error as Error).message).toBe(`The size of X.llamafile disagrees: the hub lists ${CONTENT.length} bytes, the download server has ${CONTENT.length + 5}.`);
   });
 
   it('refuses a web page instead of the bytes', async () => {
@@ -169,6 +169,88 @@ describe('fetchRange', () => {
     const error = await fetchRange(options({ stallTimeoutMs: 300, lean: pool })).catch((e: unknown) => e);
     pool?.close();
     expect(error).toBeInstanceOf(RetryableError);
-    expect((error as Error).message).toBe('No data for 0 s from the download server.');
+    expect((error as Error).message).toBe('No data for 0.3 s from the download server.');
+  });
+
+  const bothPaths = [
+    ['through undici', undefined],
+    ['lean', () => new LeanPool()],
+  ] as const;
+
+  // Issue 10 defect 2: a trickle resets the idle timer forever; the progress window gives up on it.
+  it.each(bothPaths)('gives up on a body that trickles one byte every 50 ms (%s), faster than the stall timeout', async (_, lean) => {
+    const timers: NodeJS.Timeout[] = [];
+    await listen((req, res) => {
+      const o = options();
+      res.writeHead(206, { 'content-range': `bytes ${o.start}-${o.end - 1}/${CONTENT.length}`, 'content-length': o.end - o.start });
+      let at = o.start;
+      timers.push(setInterval(() => res.write(CONTENT.subarray(at, ++at)), 50));
+    });
+    const pool = lean?.();
+    const started = Date.now();
+    const error = await fetchRange(options({ stallTimeoutMs: 300, progressTimeoutMs: 600, lean: pool })).catch((e: unknown) => e);
+    pool?.close();
+    for (const timer of timers) clearInterval(timer);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as Error).message).toMatch(/^Too slow: \d+ bytes in 0\.6 s from the download server/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it.each(bothPaths)('gives up on a server that accepts and never answers (%s)', async (_, lean) => {
+    await listen(() => {});
+    const pool = lean?.();
+    const error = await fetchRange(options({ stallTimeoutMs: 5000, answerTimeoutMs: 300, lean: pool })).catch((e: unknown) => e);
+    pool?.close();
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as Error).message).toBe('No answer for 0.3 s from the download server.');
+  });
+
+  // Issue 10 defect 15: `Content-Range: bytes a-b/*` cut short is a size lie (exit 5), never seven retries.
+  it.each(bothPaths)('refuses a range cut short with the total unsaid (bytes a-b/*) as a size lie (%s)', async (_, lean) => {
+    await listen((req, res) => {
+      const o = options();
+      const last = o.end - 1000;
+      res.writeHead(206, { 'content-range': `bytes ${o.start}-${last}/*`, 'content-length': last - o.start + 1 }).end(CONTENT.subarray(o.start, last + 1));
+    });
+    const pool = lean?.();
+    const error = await fetchRange(options({ lean: pool })).catch((e: unknown) => e);
+    pool?.close();
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as Error).message).toBe(`The size of X.llamafile disagrees: the hub lists ${CONTENT.length} bytes, the download server has only ${options().end - 999}.`);
+  });
+
+  // Issue 10 defect 1: a CDN's Location to anything but http(s) is never followed, on either path.
+  it.each(bothPaths)('refuses a redirect to a non-http URL before connecting to it (%s)', async (_, lean) => {
+    const trap = createServer();
+    let connections = 0;
+    trap.on('connection', (socket: Socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+    const port = (trap.address() as AddressInfo).port;
+    try {
+      for (const location of [`ftp://127.0.0.1:${port}/x`, 'file:///etc/passwd', 'javascript:alert(1)']) {
+        server?.close();
+        await listen((req, res) => res.writeHead(302, { location }).end());
+        const pool = lean?.();
+        const error = await fetchRange(options({ lean: pool })).catch((e: unknown) => e);
+        pool?.close();
+        expect(error).toBeInstanceOf(HubError);
+        expect((error as HubError).exitCode).toBe(7);
+        expect((error as Error).message).toMatch(/sent a redirect to .*only http:\/\/ and https:\/\/ URLs are followed/);
+      }
+      expect(connections).toBe(0);
+    } finally {
+      trap.close();
+    }
+  });
+
+  it.each(bothPaths)('never opens a connection for a location that is not http(s) (%s)', async (_, lean) => {
+    const pool = lean?.();
+    const error = await fetchRange(options({ url: 'ftp://127.0.0.1:1/x', lean: pool })).catch((e: unknown) => e);
+    pool?.close();
+    expect(error).toBeInstanceOf(HubError);
+    await listen(ranged);
   });
 });

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HubAuthError, HubNotFoundError } from '../../../src/errors.js';
+import { HubAuthError, HubError, HubNotFoundError, NetworkError } from '../../../src/errors.js';
 import { HubClient, nextLink } from '../../../src/hub/hub-client.js';
 import { createDispatcher, send } from '../../../src/http/send.js';
 import { LocalHub } from '../../../src/demo/local-hub.js';
 import { retryAfterMs } from '../../../src/http/retry.js';
+import { FaultHub } from '../../helpers/fault-hub.js';
 import { fixtureRepo, REPO } from '../../helpers/hub.js';
 
 describe('HubClient against the local hub', () => {
@@ -76,11 +77,67 @@ describe('HubClient against the local hub', () => {
   });
 });
 
+/** A hub built to lie or to hang (issue 10): each case ends fast, as the hub's fault, with what happened said. */
+describe('HubClient against a hostile hub', () => {
+  let hub: FaultHub;
+  const dispatcher = createDispatcher(2);
+  const retries: string[] = [];
+  const client = () =>
+    new HubClient({
+      endpoint: hub.endpoint, dispatcher, retry: { retries: 1, minTimeoutMs: 5, maxTimeoutMs: 10 },
+      stallTimeoutMs: 300, progressTimeoutMs: 600, onRetry: ({ error }) => retries.push(error.message),
+    });
+
+  beforeAll(async () => {
+    hub = await FaultHub.start({ repos: { [REPO]: fixtureRepo() }, pageSize: 2 });
+  });
+  afterAll(async () => {
+    await dispatcher.close();
+    await hub.close();
+  });
+
+  it.each(['ftp://127.0.0.1:1/x', 'file:///etc/passwd', 'javascript:alert(1)'])('refuses a /resolve redirect to %s (exit 7)', async (location) => {
+    hub.setFaults([{ kind: 'headers', origin: 'hub', file: '/resolve/', headers: { location } }]);
+    const error = await client().resolve(REPO, 'main', 'Test.F16.llamafile').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HubError);
+    expect((error as HubError).exitCode).toBe(7);
+    expect((error as Error).message).toMatch(/sent a redirect to .*only http:\/\/ and https:\/\/ URLs are followed/);
+  });
+
+  it('refuses a Link: rel=next to a non-http URL, and a redirect without a Location', async () => {
+    hub.setFaults([{ kind: 'headers', origin: 'hub', file: '/tree/', headers: { link: '<file:///etc/passwd>; rel="next"' } }]);
+    await expect(client().listFiles(REPO, 'main')).rejects.toThrow(/The hub sent a next page link to "file:\/\/\/etc\/passwd": only http/);
+    hub.setFaults([{ kind: 'headers', origin: 'hub', file: '/resolve/', headers: { location: undefined } }]);
+    await expect(client().resolve(REPO, 'main', 'Test.F16.llamafile')).rejects.toThrow(/without a Location/);
+  });
+
+  it.each([
+    ['accepts and never answers', { kind: 'no-answer' as const, origin: 'hub' as const, times: Infinity }, /^No answer for 0\.3 s from the hub\.$/],
+    ['trickles its JSON one byte every 50 ms', { kind: 'trickle' as const, origin: 'hub' as const, intervalMs: 50, times: Infinity }, /^Too slow: \d+ bytes in 0\.6 s from the hub/],
+  ])('gives up on a hub that %s, saying so on each retry', async (_, fault, message) => {
+    retries.length = 0;
+    hub.setFaults([fault]);
+    const started = Date.now();
+    const error = await client().commitOf(REPO, 'main').catch((e: unknown) => e);
+    hub.setFaults([]);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as Error).message).toMatch(/failed after 2 tries/);
+    expect(retries).toEqual([expect.stringMatching(message)]);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('bounds the size the hub gives in its headers', async () => {
+    hub.setFaults([{ kind: 'headers', origin: 'hub', file: '/resolve/', headers: { 'x-linked-size': '1e400' } }]);
+    await expect(client().resolve(REPO, 'main', 'Test.F16.llamafile')).rejects.toThrow(/did not give the size of Test\.F16\.llamafile/);
+  });
+});
+
 describe('header parsing', () => {
   it('follows rel="next" links', () => {
     expect(nextLink('<https://h/api/x?cursor=2>; rel="next"', 'https://h/api/x')).toBe('https://h/api/x?cursor=2');
     expect(nextLink('</api/x?c=3>; rel="next", </api/x?c=0>; rel="first"', 'https://h/a')).toBe('https://h/api/x?c=3');
     expect(nextLink('<https://h/x>; rel="prev"', 'https://h/')).toBeUndefined();
+    expect(() => nextLink('<ftp://h/x>; rel="next"', 'https://h/')).toThrow(HubError);
   });
 
   it('reads Retry-After seconds, dates and the hub RateLimit header', () => {

@@ -46,6 +46,28 @@ describe('parseModelRef', () => {
     expect(() => parseModelRef('o/r', file)).toThrow(/unsafe file name/);
   });
 
+  it.each([
+    ['https://huggingface.co/o/r/resolve/main/%E0%A4%A.llamafile'],
+    ['https://huggingface.co/o/r/resolve/main/%ff.llamafile'],
+    ['https://huggingface.co/%/r/resolve/main/x.llamafile'],
+  ])('rejects the broken %%-escape in %j with a UsageError, not a URIError', (input) => {
+    expect(() => parseModelRef(input)).toThrow(UsageError);
+    expect(() => parseModelRef(input)).toThrow(/broken %-escape/);
+  });
+
+  it('clips and escapes a hostile ref in its message', () => {
+    const error = (() => {
+      try {
+        parseModelRef(`o\u202e/${'r'.repeat(10_000)}`);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error!.message.length).toBeLessThan(300);
+    expect(error!.message).not.toContain('\u202e');
+  });
+
   it('rejects a quant together with --file', () => {
     expect(() => parseModelRef('o/r:Q4_0', 'x.llamafile')).toThrow(UsageError);
   });

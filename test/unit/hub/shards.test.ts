@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FormatError } from '../../../src/errors.js';
 import { groupShardSets, parseShardName, quantOf, selectShardSet, ShardSetError } from '../../../src/hub/shards.js';
 
 const files = (...paths: string[]) => paths.map((path) => ({ path }));
@@ -61,6 +62,24 @@ describe('groupShardSets', () => {
   it('fails on a missing index', () => {
     expect(() => groupShardSets(files('M.Q2_K.cat0.llamafile', 'M.Q2_K.cat2.llamafile'))).toThrow(/cat1 is missing/);
     expect(() => groupShardSets(files('M.Q2_K.cat1.llamafile'))).toThrow(ShardSetError);
+  });
+
+  it('throws a FormatError (a LlamactlError with an exit code), never a bare Error', () => {
+    for (const list of [files('M.Q2_K.cat1.llamafile'), files('M.Q4_0.llamafile', 'M.Q4_0.cat0.llamafile')]) {
+      let error: unknown;
+      try {
+        groupShardSets(list);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ShardSetError);
+      expect(error).toBeInstanceOf(FormatError);
+      expect((error as FormatError).exitCode).toBe(5);
+    }
+  });
+
+  it('shows a hostile shard name clipped and escaped', () => {
+    expect(() => groupShardSets(files(`${'x'.repeat(5000)}\u202e.Q2_K.cat1.llamafile`))).toThrow(/^The shard set "x{200}"…\(\d+ more chars\) is incomplete/);
   });
 });
 

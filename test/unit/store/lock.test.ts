@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { UsageError } from '../../../src/errors.js';
 import { lockOwner, tryFileLock, withDirLock } from '../../../src/store/lock.js';
 
 let dir: string;
@@ -107,4 +108,29 @@ test('withDirLock: the lock is released when the body throws', async () => {
   await expect(withDirLock(lockDir, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
   await expect(stat(lockDir)).rejects.toMatchObject({ code: 'ENOENT' });
   expect(await withDirLock(lockDir, async () => 'again')).toBe('again');
+});
+
+test('a lock that is a FIFO, a folder or oversized is refused by what it is, never read (a read would block)', async () => {
+  const fifo = join(dir, 'fifo.lock');
+  await execa('mkfifo', [fifo]);
+  await expect(tryFileLock(fifo)).rejects.toThrow(/fifo\.lock is a FIFO \(named pipe\), not a regular file/);
+  expect(await lockOwner(fifo)).toBeUndefined();
+  await mkdir(join(dir, 'dir.lock'));
+  await expect(tryFileLock(join(dir, 'dir.lock'))).rejects.toBeInstanceOf(UsageError);
+  await writeFile(join(dir, 'big.lock'), '1'.repeat(1000));
+  await expect(tryFileLock(join(dir, 'big.lock'))).rejects.toThrow(/larger than 64 bytes/);
+  const dirLock = join(dir, 'fifo-pid.lock');
+  await mkdir(dirLock);
+  await execa('mkfifo', [join(dirLock, 'pid')]);
+  await expect(withDirLock(dirLock, async () => 'never')).rejects.toBeInstanceOf(UsageError);
+});
+
+test('a lock naming pid 0 or a negative pid (process groups for kill) names no owner and is taken over', async () => {
+  for (const text of ['0', '-1', '-' + String(process.pid)]) {
+    const file = join(dir, `group${text}.lock`);
+    await writeFile(file, text);
+    expect(await lockOwner(file)).toBeUndefined();
+    const taken = await tryFileLock(file);
+    expect('release' in taken).toBe(true);
+  }
 });

@@ -1,9 +1,10 @@
+import { execa } from 'execa';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError, UsageError } from '../../../src/errors.js';
-import { findModel, listModels, recordModel, removeModel } from '../../../src/store/models.js';
+import { findModel, listModels, readManifest, recordModel, removeModel } from '../../../src/store/models.js';
 
 describe('model store', () => {
   let home: string;
@@ -82,5 +83,27 @@ describe('model store', () => {
     await removeModel('Small.F16.llamafile', env);
     expect(await readdir(join(home, 'models'))).toEqual([]);
     await expect(removeModel('acme/Small', env)).rejects.toThrow(NotFoundError);
+  });
+
+  it('rm deletes exactly what a pull makes (.part, .part.journal, its .tmp-<pid>, .part.lock), never look-alikes', async () => {
+    const dir = join(home, 'models', 'acme', 'Small');
+    const ours = ['.part', '.part.journal', '.part.journal.tmp-31337', '.part.lock'];
+    const theirs = ['.part.backup', '.part.journal.tmp-x', '.part.journal.bak', '.parts', '.part.lock.1'];
+    for (const rest of [...ours, ...theirs]) await writeFile(join(dir, `Small.F16.llamafile${rest}`), rest);
+    await removeModel('acme/Small', env);
+    expect((await readdir(dir)).sort()).toEqual(theirs.map((rest) => `Small.F16.llamafile${rest}`).sort());
+  });
+
+  it('drops manifest entries that are not records llamactl writes, and a manifest that is a FIFO', async () => {
+    const dir = join(home, 'models', 'acme', 'Small');
+    const good = { commit: 'c', revision: 'main', size: 1, shards: [shard('Small.F16.llamafile', 1)], pulledAt: 'then' };
+    const models = { 'Small.F16.llamafile': { ...good, shards: 'many' }, 'Other.F16.llamafile': good };
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ version: 1, repo: 'acme/Small', models }));
+    expect(Object.keys((await readManifest(dir))!.models)).toEqual(['Other.F16.llamafile']);
+    expect((await findModel('acme/Small', env)).shards).toEqual([]);
+    await rm(join(dir, 'manifest.json'));
+    await execa('mkfifo', [join(dir, 'manifest.json')]);
+    expect(await readManifest(dir)).toBeUndefined();
+    expect((await findModel('acme/Small', env)).repo).toBe('acme/Small');
   });
 });

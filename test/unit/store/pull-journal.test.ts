@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,5 +52,39 @@ describe('journal', () => {
     expect(journalMatches(base, { ...want, chunkSize: 8 })).toBe(false);
     expect(journalMatches(base, { ...want, shards: [{ name: 'a.cat0.llamafile', size: 11, sha256: 'ab' }] })).toBe(false);
     expect(journalMatches(base, { ...want, shards: [{ name: 'a.cat0.llamafile', size: 10, sha256: 'cd' }] })).toBe(false);
+  });
+
+  it('never blocks on a FIFO, and refuses a journal that is oversized, mistyped or implies a huge chunk plan', async () => {
+    const fifo = join(dir, 'fifo.journal');
+    await execa('mkfifo', [fifo]);
+    expect(await readJournal(fifo)).toBeUndefined();
+    const path = join(dir, 'j');
+    const bad: unknown[] = [
+      { ...base, chunkSize: 1, shards: [{ name: 'a', size: 10 ** 15, sha256: undefined }] },
+      { ...base, chunkSize: 0 },
+      { ...base, chunkSize: -4 },
+      { ...base, shards: [{ name: 'a', size: -1 }] },
+      { ...base, shards: [null] },
+      { ...base, done: ['0'] },
+      { ...base, commit: 7 },
+    ];
+    for (const data of bad) {
+      await writeFile(path, JSON.stringify(data));
+      expect(await readJournal(path), JSON.stringify(data)).toBeUndefined();
+    }
+    await writeFile(path, JSON.stringify({ ...base, done: [1] }) + ' '.repeat(64 * 1024 * 1024));
+    expect(await readJournal(path)).toBeUndefined();
+    await writeFile(path, JSON.stringify({ ...base, done: [1], verified: [0, 'x'] }));
+    expect(await readJournal(path)).toMatchObject({ done: [1], verified: [0] });
+  });
+
+  it('removes only its own temp files (<journal>.tmp-<pid>), not a look-alike', async () => {
+    const path = join(dir, 'x.part.journal');
+    await writeFile(join(dir, 'x.part.journal.tmp-123'), '');
+    await writeFile(join(dir, 'x.part.journal.tmp-mine'), 'keep');
+    const writer = new JournalWriter(path, structuredClone(base));
+    await writer.update(() => {});
+    await writer.remove();
+    expect(await readdir(dir)).toEqual(['x.part.journal.tmp-mine']);
   });
 });

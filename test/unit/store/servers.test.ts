@@ -7,6 +7,8 @@ import {
   claimServerName, findServer, listServers, saveServer, serverNameFor, type ServerRecord,
 } from '../../../src/store/servers.js';
 import { processStartTime } from '../../../src/system/process-facts.js';
+import { execa } from 'execa';
+import { mkdir } from 'node:fs/promises';
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -85,4 +87,19 @@ test('a claim left by a process that is gone is taken over', async () => {
   await using claim = await claimServerName('m', 'warm', env);
   expect(await readFile(join(home, 'run', 'warm.claim'), 'utf8')).toBe(String(process.pid));
   expect(claim.name).toBe('warm');
+});
+
+test('records that are FIFOs, oversized, mistyped or not named after their file are skipped, never acted on', async () => {
+  await record('good');
+  await execa('mkfifo', [join(home, 'run', 'pipe.json')]);
+  await writeFile(join(home, 'run', 'big.json'), ' '.repeat(2 * 1024 * 1024));
+  const dead = { ...(await record('dead')), pid: 2 ** 22 + 1 };
+  await writeFile(join(home, 'run', 'dead.json'), JSON.stringify({ ...dead, pid: 'x' }));
+  await mkdir(join(home, 'outside'));
+  await writeFile(join(home, 'outside', 'victim.json'), 'keep');
+  // Its pid is gone, so a trusted record would be removed by the name inside it: run/../outside/victim.json.
+  await writeFile(join(home, 'run', 'evil.json'), JSON.stringify({ ...dead, name: '../outside/victim' }));
+  expect((await listServers(env, { health: false })).map((s) => s.name)).toEqual(['good']);
+  expect(await readFile(join(home, 'outside', 'victim.json'), 'utf8')).toBe('keep');
+  expect((await readdir(join(home, 'run'))).sort()).toEqual(['big.json', 'dead.json', 'evil.json', 'good.json', 'pipe.json']);
 });
