@@ -4,7 +4,7 @@ import { collect, duration, integer } from '../flags.js';
 import { examples } from '../help.js';
 import { formatDuration, printJson, withInterrupt } from '../output.js';
 
-interface ServeFlags {
+export interface ServeFlags {
   force?: boolean;
   ctxSize?: number;
   gpuLayers?: number;
@@ -61,87 +61,91 @@ export function registerServe(program: Command): void {
         'llamactl serve ./model.gguf --rpc 10.0.0.2:50052,10.0.0.3:50052 -ngl 99',
       ]),
     )
-    .action(async (model: string, engineArgs: string[], flags: ServeFlags, cmd: Command) => {
-      const verbose = Boolean(cmd.optsWithGlobals().verbose);
-      if (flags.restart !== 'no' && flags.restart !== 'on-failure') {
-        throw new UsageError(`Bad --restart ${JSON.stringify(flags.restart)}: use no or on-failure.`);
-      }
-      const { startServer } = await import('../../server/start-server.js');
-      const rpcText = await import('../rpc-text.js');
-      await withInterrupt(async (signal) => {
-        const server = await startServer({
-          model,
-          runtime: flags.runtime,
-          ctxSize: flags.ctxSize,
-          gpuLayers: flags.gpuLayers,
-          host: flags.host,
-          port: flags.port,
-          threads: flags.threads,
-          parallel: flags.parallel,
-          apiKey: flags.apiKey,
-          extraArgs: engineArgs,
-          timeoutMs: flags.timeout,
-          name: flags.name,
-          detach: flags.detach,
-          restart: flags.restart as 'no' | 'on-failure',
-          force: flags.force,
-          rpc: flags.rpc,
-          onRpc: (event) => {
-            if (flags.json) return printJson({ ...event, type: `rpc-${event.type}` });
-            const { describeRpcEvent } = rpcText;
-            process.stderr.write(`llamactl: ${describeRpcEvent(event)}\n`);
-          },
-          onFit: (fit) => {
-            if (fit.level === 'ok') return;
-            if (flags.json) printJson({ type: 'fit', ...fit });
-            else if (fit.level !== 'too-big' || flags.force || flags.gpuLayers) {
-              process.stderr.write(`llamactl: warning: ${fit.message}${'hint' in fit && fit.hint ? ` ${fit.hint}` : ''}\n`);
-            }
-          },
-          signal,
-          onLog: verbose && !flags.detach ? (line) => process.stderr.write(`${line}\n`) : undefined,
-          onRestart: (event) => {
-            const text = `the server ${event.reason}; restarting (restart ${event.attempt}, ${event.retriesLeft} left)`;
-            if (flags.json) printJson({ type: 'restart', ...event });
-            else process.stderr.write(`llamactl: ${text}\n`);
-          },
-        });
-        const ready = {
-          type: 'ready', name: server.name, url: server.url, pid: server.pid, model: server.model,
-          runtime: server.runtime.kind, gpu: server.gpu, readyMs: server.readyMs, logFile: server.logFile,
-        };
-        if (flags.json) printJson(ready);
-        else {
-          const gpu = server.gpu ? `, ${server.gpu.offloaded}/${server.gpu.total} layers on GPU` : '';
-          process.stdout.write(`Serving ${model} at ${server.url} (${server.name}, pid ${server.pid}, ready in ${formatDuration(server.readyMs)}${gpu})\n`);
-          process.stdout.write(flags.detach ? `Logs: llamactl logs ${server.name}   Stop: llamactl stop ${server.name}\n` : 'Press Ctrl-C to stop.\n');
-        }
-        if (flags.detach) return;
-        const interrupted = new Promise<'interrupted'>((resolve) => signal.addEventListener('abort', () => resolve('interrupted'), { once: true }));
-        let outcome: 'interrupted' | 'exited';
-        try {
-          outcome = await Promise.race([server.wait().then(() => 'exited' as const), interrupted]);
-        } catch (error) {
-          throw error instanceof ServerExitError ? withFlagHint(error, flags.restart) : error;
-        } finally {
-          await server.stop();
-        }
-        if (outcome === 'interrupted') {
-          if (flags.json) printJson({ type: 'stopped', name: server.name });
-          else process.stderr.write('llamactl: server stopped.\n');
-          return;
-        }
-        // Shut down from outside (a SIGTERM it handled): not a failure, and not restarted.
-        if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: 0 });
-        else process.stderr.write('llamactl: the server exited with code 0 (shut down from outside).\n');
-      });
-    });
+    .action((model: string, engineArgs: string[], flags: ServeFlags, cmd: Command) =>
+      serveCommand(model, engineArgs, { ...flags, verbose: Boolean(cmd.optsWithGlobals().verbose) }),
+    );
   const parseOptions = command.parseOptions.bind(command);
   command.parseOptions = (args) => {
     const end = args.indexOf('--');
     const mapped = args.map((arg, index) => (end === -1 || index < end ? (LLAMA_STYLE_FLAGS[arg] ?? arg) : arg));
     return parseOptions(mapped);
   };
+}
+
+/** `llamactl serve MODEL [-- engine args]`: start a server, say where it listens, and (in the foreground) wait for it. */
+export async function serveCommand(model: string, engineArgs: string[], flags: ServeFlags & { verbose?: boolean }): Promise<void> {
+  if (flags.restart !== 'no' && flags.restart !== 'on-failure') {
+    throw new UsageError(`Bad --restart ${JSON.stringify(flags.restart)}: use no or on-failure.`);
+  }
+  const { startServer } = await import('../../server/start-server.js');
+  const rpcText = await import('../rpc-text.js');
+  await withInterrupt(async (signal) => {
+    const server = await startServer({
+      model,
+      runtime: flags.runtime,
+      ctxSize: flags.ctxSize,
+      gpuLayers: flags.gpuLayers,
+      host: flags.host,
+      port: flags.port,
+      threads: flags.threads,
+      parallel: flags.parallel,
+      apiKey: flags.apiKey,
+      extraArgs: engineArgs,
+      timeoutMs: flags.timeout,
+      name: flags.name,
+      detach: flags.detach,
+      restart: flags.restart as 'no' | 'on-failure',
+      force: flags.force,
+      rpc: flags.rpc,
+      onRpc: (event) => {
+        if (flags.json) return printJson({ ...event, type: `rpc-${event.type}` });
+        const { describeRpcEvent } = rpcText;
+        process.stderr.write(`llamactl: ${describeRpcEvent(event)}\n`);
+      },
+      onFit: (fit) => {
+        if (fit.level === 'ok') return;
+        if (flags.json) printJson({ type: 'fit', ...fit });
+        else if (fit.level !== 'too-big' || flags.force || flags.gpuLayers) {
+          process.stderr.write(`llamactl: warning: ${fit.message}${'hint' in fit && fit.hint ? ` ${fit.hint}` : ''}\n`);
+        }
+      },
+      signal,
+      onLog: flags.verbose && !flags.detach ? (line) => process.stderr.write(`${line}\n`) : undefined,
+      onRestart: (event) => {
+        const text = `the server ${event.reason}; restarting (restart ${event.attempt}, ${event.retriesLeft} left)`;
+        if (flags.json) printJson({ type: 'restart', ...event });
+        else process.stderr.write(`llamactl: ${text}\n`);
+      },
+    });
+    const ready = {
+      type: 'ready', name: server.name, url: server.url, pid: server.pid, model: server.model,
+      runtime: server.runtime.kind, gpu: server.gpu, readyMs: server.readyMs, logFile: server.logFile,
+    };
+    if (flags.json) printJson(ready);
+    else {
+      const gpu = server.gpu ? `, ${server.gpu.offloaded}/${server.gpu.total} layers on GPU` : '';
+      process.stdout.write(`Serving ${model} at ${server.url} (${server.name}, pid ${server.pid}, ready in ${formatDuration(server.readyMs)}${gpu})\n`);
+      process.stdout.write(flags.detach ? `Logs: llamactl logs ${server.name}   Stop: llamactl stop ${server.name}\n` : 'Press Ctrl-C to stop.\n');
+    }
+    if (flags.detach) return;
+    const interrupted = new Promise<'interrupted'>((resolve) => signal.addEventListener('abort', () => resolve('interrupted'), { once: true }));
+    let outcome: 'interrupted' | 'exited';
+    try {
+      outcome = await Promise.race([server.wait().then(() => 'exited' as const), interrupted]);
+    } catch (error) {
+      throw error instanceof ServerExitError ? withFlagHint(error, flags.restart) : error;
+    } finally {
+      await server.stop();
+    }
+    if (outcome === 'interrupted') {
+      if (flags.json) printJson({ type: 'stopped', name: server.name });
+      else process.stderr.write('llamactl: server stopped.\n');
+      return;
+    }
+    // Shut down from outside (a SIGTERM it handled): not a failure, and not restarted.
+    if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: 0 });
+    else process.stderr.write('llamactl: the server exited with code 0 (shut down from outside).\n');
+  });
 }
 
 /** The library's hint for a crash names options; this one names the flags that help. */
