@@ -1,19 +1,22 @@
 /**
- * What the CLI exits with: one row per error `code` (src/errors.ts), so a script can tell failures apart. The rows
- * are checked against the error classes at compile time: a new error class with a code of its own does not
- * typecheck until it has a row here. The README's "Environment and exit codes" section is this table for people.
+ * What the CLI exits with: one row per error `code` (src/errors.ts, and the gateway's GatewayError), so a script can
+ * tell failures apart. The rows are checked against the error classes at compile time: a new error class with a code
+ * of its own does not typecheck until it has a row here. The README's "Environment and exit codes" section is this
+ * table for people.
  */
 import type * as errors from '../errors.js';
 import type { LlamactlError } from '../errors.js';
+import type * as gatewayErrors from '../gateway/gateway-error.js';
 
-/** The literal `code` of every error class src/errors.ts exports (the base class' open `string` left out). */
-type ErrorCode = {
-  [K in keyof typeof errors]: (typeof errors)[K] extends abstract new (...args: never) => infer E
+/** The literal `code` of every error class a module exports (the base class' open `string` left out). */
+type CodesOf<M> = {
+  [K in keyof M]: M[K] extends abstract new (...args: never) => infer E
     ? E extends LlamactlError
       ? string extends E['code'] ? never : E['code']
       : never
     : never;
-}[keyof typeof errors];
+}[keyof M];
+type ErrorCode = CodesOf<typeof errors> | CodesOf<typeof gatewayErrors>;
 
 export const EXIT_OK = 0;
 /** A bug: anything thrown that is not a LlamactlError, and a LlamactlError with a code of its own. */
@@ -47,6 +50,7 @@ export const EXIT_CODES = {
   E_RPC_PROTOCOL: 8,
   E_RPC_VERSION: 8,
   E_RPC_WORKER_LOST: 8,
+  E_GATEWAY: 8,
   E_ABORTED: 130,
 } as const satisfies Record<ErrorCode, number>;
 

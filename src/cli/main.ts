@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerChat } from './commands/chat.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExtract } from './commands/extract.js';
+import { registerGateway } from './commands/gateway.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerJoin } from './commands/join.js';
 import { registerLogs } from './commands/logs.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     registerLs,
     registerRm,
     registerServe,
+    registerGateway,
     registerPs,
     registerStop,
     registerLogs,

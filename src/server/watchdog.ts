@@ -43,6 +43,8 @@ process.stdin.resume();
 const GRACE_MS = 1000;
 
 let shared: { child: ChildProcess; groups: Set<number> } | undefined;
+/** While held (a gateway starting engines on demand), the watchdog stays up between engines: no node start-up per load. */
+let holds = 0;
 
 export interface Watchdog {
   /** Tells the watchdog the engine is being stopped on purpose (or has exited). */
@@ -78,7 +80,7 @@ export function startWatchdog(pgid: number): Watchdog {
       if (done) return;
       done = true;
       watchdog.groups.delete(pgid);
-      if (watchdog.groups.size > 0) {
+      if (watchdog.groups.size > 0 || (holds > 0 && shared === watchdog)) {
         watchdog.child.stdin?.write(`-${pgid}\n`);
         return;
       }
@@ -86,5 +88,22 @@ export function startWatchdog(pgid: number): Watchdog {
       watchdog.child.stdin?.end(`-${pgid}\n`);
       if (shared === watchdog) shared = undefined;
     },
+  };
+}
+
+/** Keeps this process's watchdog running until the returned function is called, even with no engine to watch. */
+export function holdWatchdog(): () => void {
+  warmWatchdog();
+  holds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    holds--;
+    const watchdog = shared;
+    if (holds === 0 && watchdog && watchdog.groups.size === 0) {
+      watchdog.child.stdin?.end();
+      shared = undefined;
+    }
   };
 }

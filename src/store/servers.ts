@@ -21,14 +21,18 @@ export interface ServerRecord {
   port: number;
   /** What the user asked to serve (store name or path). */
   model: string;
-  runtime: RuntimeKind | 'rpc-server';
+  /** The engine's kind; `rpc-server` for a worker, `gateway` for a gateway (which runs engines of its own). */
+  runtime: RuntimeKind | 'rpc-server' | 'gateway';
   healthPath: string;
   argv: string[];
   logFile: string;
   createdAt: string;
   gpu?: { offloaded: number; total: number } | undefined;
-  /** `worker`: an rpc-server from `llamactl worker --detach` (no HTTP; "ready" means it accepts connections). */
-  kind?: 'server' | 'worker' | undefined;
+  /**
+   * `worker`: an rpc-server from `llamactl worker --detach` (no HTTP; "ready" means it accepts connections).
+   * `gateway`: a detached `llamactl gateway` (its engines are its own children, not recorded here).
+   */
+  kind?: 'server' | 'worker' | 'gateway' | undefined;
 }
 
 export type ServerState = 'ready' | 'loading' | 'unhealthy' | 'unreachable' | 'exited';

@@ -2,11 +2,17 @@ import type { Command } from 'commander';
 import { examples } from '../help.js';
 import { formatDuration, printJson } from '../output.js';
 
-/** `llamactl ps`: the detached servers with their live state, as a table or a JSON array on stdout. */
+/**
+ * `llamactl ps`: the detached servers with their live state, as a table or a JSON array on stdout. A gateway lists
+ * the models it holds under it (state, memory estimate, idle time, requests in flight).
+ */
 export async function psCommand(options: { json?: boolean | undefined } = {}): Promise<void> {
   const { listServers } = await import('../../store/servers.js');
   const servers = await listServers();
-  if (options.json) return printJson(servers);
+  const gateways = servers.filter((s) => s.kind === 'gateway' && s.state !== 'exited');
+  const { gatewayModels } = gateways.length > 0 ? await import('../../gateway/gateway-record.js') : { gatewayModels: undefined };
+  const held = new Map(await Promise.all(gateways.map(async (s) => [s.name, await gatewayModels!(s)] as const)));
+  if (options.json) return printJson(servers.map((s) => (held.has(s.name) ? { ...s, models: held.get(s.name) ?? null } : s)));
   if (servers.length === 0) {
     process.stdout.write('No servers running. Start one with: llamactl serve <model> --detach\n');
     return;
@@ -23,6 +29,10 @@ export async function psCommand(options: { json?: boolean | undefined } = {}): P
       s.model,
     ]),
   ];
+  if (held.size > 0) {
+    const { gatewayRows } = await import('../gateway-rows.js');
+    for (const [name, models] of held) rows.splice(rows.findIndex((row) => row[0] === name) + 1, 0, ...gatewayRows(models));
+  }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) {
     process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`);
@@ -32,7 +42,7 @@ export async function psCommand(options: { json?: boolean | undefined } = {}): P
 export function registerPs(program: Command): void {
   program
     .command('ps')
-    .description('List servers started with `serve --detach`, with live health.')
+    .description('List servers started with `serve --detach`, workers and gateways, with live health.')
     .option('--json', 'one JSON array on stdout')
     .addHelpText('after', examples(['llamactl ps', 'llamactl ps --json']))
     .action((flags: { json?: boolean }) => psCommand(flags));

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import * as errors from '../../../src/errors.js';
+import * as gatewayErrors from '../../../src/gateway/gateway-error.js';
 import { EXIT_CODES, exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { flagFor, messageFor } from '../../../src/cli/report-error.js';
 
-/** Every error class src/errors.ts exports, built with throwaway arguments. */
+/** Every error class src/errors.ts (and the gateway's error module) exports, built with throwaway arguments. */
 type AnyErrorClass = new (...args: unknown[]) => errors.LlamactlError;
-const instances = (Object.values(errors) as unknown[])
+const instances = ([...Object.values(errors), ...Object.values(gatewayErrors)] as unknown[])
   .filter((value): value is AnyErrorClass => typeof value === 'function' && value.prototype instanceof errors.LlamactlError)
   .map((ErrorClass) => new ErrorClass('message', { command: [] }, {}));
 

@@ -1,0 +1,92 @@
+/**
+ * Which handler answers a request, which API's error shape it gets, and the key check (every route but `/health`
+ * and Replicate's stream URLs needs a key when keys are configured).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KeyCheck } from './auth.js';
+import type { GatewayContext } from './context.js';
+import { GatewayError, toGatewayError } from './gateway-error.js';
+import { sendJson } from './http-io.js';
+import { listModels, OPENAI_PATHS, relayOpenAi, sendOpenAiError } from './openai-routes.js';
+import { cancelPrediction, createPrediction, getPrediction, sendReplicateError, streamPrediction } from './replicate-routes.js';
+import { runWorkersAi, sendWorkersAiError } from './workers-ai-routes.js';
+
+type Api = 'openai' | 'replicate' | 'workers-ai';
+
+export interface RouterOptions {
+  keys: KeyCheck;
+  /** Also accepted on /gateway/models, for `llamactl ps` (from the 0600 key file next to the gateway's record). */
+  adminKey?: KeyCheck | undefined;
+}
+
+export async function route(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, options: RouterOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?', 1)[0]!;
+  const method = req.method ?? 'GET';
+  const api = apiOf(path);
+  try {
+    if (path === '/health' && (method === 'GET' || method === 'HEAD')) return sendJson(res, 200, { status: 'ok' });
+    const stream = /^\/v1\/streams\/([a-z2-7]{16,128})$/.exec(path);
+    if (stream && method === 'GET') return await streamPrediction(req, res, ctx, stream[1]!);
+    if (path === '/gateway/models' && method === 'GET') {
+      if (!options.keys.allows(req) && !options.adminKey?.allows(req)) throw unauthorized();
+      return sendJson(res, 200, { models: ctx.scheduler.status() });
+    }
+    if (!options.keys.allows(req)) throw unauthorized();
+    if (method === 'GET' && path === '/metrics') {
+      const text = await ctx.metrics.text();
+      res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (method === 'GET' && path === '/v1/models') return await listModels(req, res, ctx);
+    if (method === 'POST' && OPENAI_PATHS.has(path)) return await relayOpenAi(req, res, ctx, path);
+    const replicateModel = /^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/.exec(path);
+    if (replicateModel && method === 'POST') {
+      const [owner, name] = [decode(replicateModel[1]!), decode(replicateModel[2]!)];
+      // `owner/name` as configured, else the bare name (so `llamactl/tiny` reaches a model named `tiny`).
+      const full = `${owner}/${name}`;
+      return await createPrediction(req, res, ctx, ctx.catalog.find(full) || !ctx.catalog.find(name) ? full : name);
+    }
+    if (path === '/v1/predictions' && method === 'POST') return await createPrediction(req, res, ctx);
+    const prediction = /^\/v1\/predictions\/([a-z0-9]{1,64})(\/cancel)?$/.exec(path);
+    if (prediction && method === 'GET' && !prediction[2]) return await getPrediction(req, res, ctx, prediction[1]!);
+    if (prediction && method === 'POST' && prediction[2]) return await cancelPrediction(req, res, ctx, prediction[1]!);
+    const workers = /^(?:\/client\/v4)?(?:\/accounts\/[^/]{1,64})?\/ai\/run\/(.{1,300})$/.exec(path);
+    if (workers && method === 'POST') return await runWorkersAi(req, res, ctx, decode(workers[1]!));
+    throw new GatewayError(404, 'not_found', `No route ${method} ${path.slice(0, 200)} on this gateway.`);
+  } catch (error) {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendError(api, res, toGatewayError(error));
+  }
+}
+
+function sendError(api: Api, res: ServerResponse, error: GatewayError): void {
+  if (error.status === 499) {
+    res.destroy();
+    return;
+  }
+  if (api === 'replicate') sendReplicateError(res, error);
+  else if (api === 'workers-ai') sendWorkersAiError(res, error);
+  else sendOpenAiError(res, error);
+}
+
+function apiOf(path: string): Api {
+  if (path.startsWith('/client/v4/') || path.startsWith('/ai/') || path.startsWith('/accounts/')) return 'workers-ai';
+  if (path.startsWith('/v1/predictions') || path.startsWith('/v1/streams/') || /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/.test(path)) return 'replicate';
+  return 'openai';
+}
+
+function unauthorized(): GatewayError {
+  return new GatewayError(401, 'invalid_api_key', 'A valid API key is required: send Authorization: Bearer <key>.');
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new GatewayError(400, 'bad_path', `The path segment ${JSON.stringify(segment.slice(0, 100))} is not valid percent-encoding.`);
+  }
+}
