@@ -20,6 +20,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AbortError, DiskSpaceError, UsageError } from './errors.js';
 import { assertDiskSpace, diskError, freeSpace } from './download/disk.js';
+import { startsWithGgufMagic } from './format/gguf-magic.js';
 import { readLlamafile } from './format/llamafile.js';
 
 export interface ExtractOptions {
@@ -54,7 +55,7 @@ export function extractedPath(llamafile: string): string {
 export async function extractGguf(llamafile: string, options: ExtractOptions = {}): Promise<ExtractResult> {
   const source = resolve(llamafile);
   // A GGUF already (the common case for a head): no need to parse it here (the fit check has read its header).
-  if (await isGguf(source)) {
+  if (await startsWithGgufMagic(source)) {
     return { path: source, bytes: (await stat(source)).size, method: 'none', extraDiskBytes: 0, offset: 0, reflinkUnavailable: undefined };
   }
   const info = await readLlamafile(source);
@@ -67,7 +68,7 @@ export async function extractGguf(llamafile: string, options: ExtractOptions = {
   if (out === source) throw new UsageError('The GGUF cannot be written over its own llamafile.', { hint: 'Choose another --out.' });
   const done = { path: out, bytes, offset };
   const [sourceStat, outStat] = await Promise.all([stat(source), stat(out).catch(() => undefined)]);
-  if (outStat?.isFile() && outStat.size === bytes && outStat.mtimeMs >= sourceStat.mtimeMs && (await isGguf(out))) {
+  if (outStat?.isFile() && outStat.size === bytes && outStat.mtimeMs >= sourceStat.mtimeMs && (await startsWithGgufMagic(out))) {
     return { ...done, method: 'existing', extraDiskBytes: 0, reflinkUnavailable: undefined };
   }
   const method = options.method ?? 'auto';
@@ -157,17 +158,6 @@ async function copyRange(source: string, offset: number, length: number, target:
     await output.sync();
   } finally {
     await Promise.all([input.close(), output.close()]);
-  }
-}
-
-async function isGguf(path: string): Promise<boolean> {
-  const handle = await open(path, 'r');
-  try {
-    const magic = Buffer.alloc(4);
-    await handle.read(magic, 0, 4, 0);
-    return magic.toString('latin1') === 'GGUF';
-  } finally {
-    await handle.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalFile } from './local-hub-content.js';
+import { drained } from '../http/drained.js';
 
 /** How the local hub's CDN answers a request for a file: the whole file or one `Range`, HEAD, an optional rate cap. */
 export interface SendFileOptions {
@@ -57,17 +58,4 @@ async function sendBody(res: ServerResponse, start: number, end: number, options
   }
   // A body cut short on purpose (the connection reset or ended by a test's fault) is not ended again.
   if (!closed && !res.socket?.destroyed && !res.socket?.writableEnded) res.end();
-}
-
-/** Resolves when the response can take more, or has closed (no listener left behind either way). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }

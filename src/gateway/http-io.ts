@@ -1,6 +1,7 @@
 /** Reading bounded JSON bodies and writing JSON answers on node:http. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from './gateway-error.js';
+import { drained } from '../http/drained.js';
 
 /** Reads the whole body, refusing more than `limit` bytes (413) as soon as it is exceeded. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -61,15 +62,7 @@ export function errorHeaders(error: GatewayError): Record<string, string> {
 export function write(res: ServerResponse, data: string | Buffer): Promise<void> {
   if (res.destroyed) return Promise.resolve();
   if (res.write(data)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
+  return drained(res);
 }
 
 /** An AbortSignal that fires when the client goes away before the answer is complete. */

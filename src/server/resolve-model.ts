@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
-import { access, open, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
+import { startsWithGgufMagic } from '../format/gguf-magic.js';
 
 /** What to exec and which weights to hand it. */
 export interface ResolvedModel {
@@ -30,7 +31,7 @@ export async function resolveModel(
     }
     return { executable: runtimePath, modelPath: path };
   }
-  if (await isGguf(path)) {
+  if (await startsWithGgufMagic(path)) {
     throw new UsageError(`${model} is a GGUF file: it needs a runtime to serve it.`, {
       hint: 'Add --runtime PATH (a llamafile or llama-server binary).',
       option: 'runtime',
@@ -64,16 +65,5 @@ async function assertReadable(path: string): Promise<void> {
     await access(path, constants.R_OK);
   } catch (error) {
     throw new NotFoundError(`Cannot read ${path}.`, { hint: 'Check its permissions.', cause: error });
-  }
-}
-
-async function isGguf(path: string): Promise<boolean> {
-  const handle = await open(path, 'r');
-  try {
-    const magic = Buffer.alloc(4);
-    await handle.read(magic, 0, 4, 0);
-    return magic.toString('latin1') === 'GGUF';
-  } finally {
-    await handle.close();
   }
 }
