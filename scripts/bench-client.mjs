@@ -7,7 +7,7 @@
  *    and of this process' CPU time. Target: ≤ 5 % wall-time overhead.
  * 2. SseDecoder throughput on synthetic /completion frames fed in 64 KiB chunks. Target: ≥ 100 MB/s.
  *
- * Needs `npm run build` and the engine (`npm run engine`). Options: --rounds N (default 21), --json, --url URL
+ * Needs `npm run build` and the engine (`npm run llama-cpp`). Options: --rounds N (default 21), --json, --url URL
  * (measure against a server that is already running instead of starting the tiny model).
  */
 import { performance } from 'node:perf_hooks';

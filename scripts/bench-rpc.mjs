@@ -45,7 +45,7 @@ function summary(runs) {
 }
 
 const engine = await findLlamaCppBuild();
-if (!engine) throw new Error('No llama.cpp build: run `npm run engine` first.');
+if (!engine) throw new Error('No llama.cpp build: run `npm run llama-cpp` first.');
 const tiny = await ensureTinyModel(engine);
 const bigConfig = { blockCount: 8, embeddingLength: 512, headCount: 8, headCountKv: 4, feedForwardLength: 1408 };
 const big = await ensureFile(join(cacheDir(), 'fixtures', 'bench-rpc-big-v1.gguf'), (tmp) =>

@@ -10,7 +10,7 @@
  *    tight poll of B competes with the engine for CPU and can make B slower than A; C has no such bias.
  * Runs rotate A/B/C in one process; medians are reported. Target: median(A) − median(B or C) ≤ 30 ms.
  *
- * Needs `npm run build` and the engine (`npm run engine`). Options: --rounds N (default 9), --json, --no-tight (leave
+ * Needs `npm run build` and the engine (`npm run llama-cpp`). Options: --rounds N (default 9), --json, --no-tight (leave
  * out B, whose busy polling loads a small machine).
  */
 import { spawn } from 'node:child_process';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { LlamactlError } from '../errors.js';
 import { BUILD_CONTENTS, buildDir, findLlamaCppBuild, type BuildStamp, type LlamaCppBuild } from '../store/llama-cpp-cache.js';
 import { withDirLock } from '../store/lock.js';
-import { ENGINE_PIN } from '../version.js';
+import { LLAMA_CPP_PIN } from '../version.js';
 
 export { findLlamaCppBuild, type LlamaCppBuild } from '../store/llama-cpp-cache.js';
 
@@ -62,9 +62,9 @@ async function buildLlamaCpp(dir: string, options: EnsureLlamaCppBuildOptions): 
 
   const work = await mkdtemp(join(dir, 'build-'));
   try {
-    say(`fetching node-llama-cpp@${ENGINE_PIN.nodeLlamaCpp} from the npm registry for its llama.cpp ${ENGINE_PIN.llamaCppTag} source`);
-    await run('npm', ['pack', `node-llama-cpp@${ENGINE_PIN.nodeLlamaCpp}`, '--pack-destination', work, '--silent']);
-    const tarball = join(work, `node-llama-cpp-${ENGINE_PIN.nodeLlamaCpp}.tgz`);
+    say(`fetching node-llama-cpp@${LLAMA_CPP_PIN.nodeLlamaCpp} from the npm registry for its llama.cpp ${LLAMA_CPP_PIN.llamaCppTag} source`);
+    await run('npm', ['pack', `node-llama-cpp@${LLAMA_CPP_PIN.nodeLlamaCpp}`, '--pack-destination', work, '--silent']);
+    const tarball = join(work, `node-llama-cpp-${LLAMA_CPP_PIN.nodeLlamaCpp}.tgz`);
     await run('tar', ['xzf', tarball, '-C', work, 'package/llama/gitRelease.bundle']);
     const source = join(work, 'src');
     await run('git', ['clone', '--quiet', join(work, 'package', 'llama', 'gitRelease.bundle'), source]);
@@ -102,7 +102,7 @@ async function buildLlamaCpp(dir: string, options: EnsureLlamaCppBuildOptions): 
     await rename(join(work, 'bin'), join(dir, 'bin'));
     await rename(source, join(dir, 'src'));
     const buildSeconds = Math.round((Date.now() - started) / 1000);
-    const stamp: BuildStamp = { ...ENGINE_PIN, tag: ENGINE_PIN.llamaCppTag, contents: BUILD_CONTENTS, builtAt: new Date().toISOString(), buildSeconds };
+    const stamp: BuildStamp = { ...LLAMA_CPP_PIN, tag: LLAMA_CPP_PIN.llamaCppTag, contents: BUILD_CONTENTS, builtAt: new Date().toISOString(), buildSeconds };
     await writeFile(join(dir, 'engine.json'), `${JSON.stringify(stamp, null, 2)}\n`);
     say(`llama.cpp build ready in ${buildSeconds} s: ${join(dir, 'bin', 'llama-server')}`);
   } finally {

@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSmallFile } from '../system/regular-file.js';
-import { ENGINE_PIN } from '../version.js';
+import { LLAMA_CPP_PIN } from '../version.js';
 import { cacheDir } from './paths.js';
 
 export interface LlamaCppBuild {
@@ -34,7 +34,7 @@ export interface BuildStamp {
 
 // The folder (and its `engine.json` stamp) keep the names of earlier versions, so a cached build stays valid.
 export function buildDir(env: NodeJS.ProcessEnv): string {
-  return join(cacheDir(env), 'engine', `llama.cpp-${ENGINE_PIN.llamaCppTag}`);
+  return join(cacheDir(env), 'engine', `llama.cpp-${LLAMA_CPP_PIN.llamaCppTag}`);
 }
 
 /** The build if it is already there, else undefined. Never builds. */
@@ -44,12 +44,12 @@ export async function findLlamaCppBuild(env: NodeJS.ProcessEnv = process.env): P
     serverPath: join(dir, 'bin', 'llama-server'),
     rpcServerPath: join(dir, 'bin', 'rpc-server'),
     sourceDir: join(dir, 'src'),
-    tag: ENGINE_PIN.llamaCppTag,
+    tag: LLAMA_CPP_PIN.llamaCppTag,
   };
   try {
     // Read without blocking and bounded, as every state file is (system/regular-file.ts).
     const stamp = JSON.parse(await readSmallFile(join(dir, 'engine.json'), 64 * 1024)) as BuildStamp;
-    if (stamp.tag !== ENGINE_PIN.llamaCppTag || stamp.nodeLlamaCpp !== ENGINE_PIN.nodeLlamaCpp) return undefined;
+    if (stamp.tag !== LLAMA_CPP_PIN.llamaCppTag || stamp.nodeLlamaCpp !== LLAMA_CPP_PIN.nodeLlamaCpp) return undefined;
     if (stamp.contents !== BUILD_CONTENTS) return undefined;
     await access(build.serverPath, constants.X_OK);
     await access(build.rpcServerPath, constants.X_OK);

@@ -41,7 +41,7 @@ async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | un
 /**
  * Which `rpc-server` to run: `--rpc-server`, else the one beside the llama-server llamactl would use (the given one,
  * else the first on PATH: the same build is what the head needs), else `rpc-server` on PATH, else the one of
- * llamactl's own llama.cpp build (`npm run engine`, `llamactl demo`). None → a NotFoundError saying where to get one.
+ * llamactl's own llama.cpp build (`npm run llama-cpp`, `llamactl demo`). None → a NotFoundError saying where to get one.
  */
 export async function findRpcServer(options: FindRpcServerOptions = {}): Promise<FoundRpcServer> {
   const env = options.env ?? process.env;
@@ -74,6 +74,6 @@ export async function findRpcServer(options: FindRpcServerOptions = {}): Promise
   throw new NotFoundError(`No rpc-server found (looked at: ${tried.join(', ')}).`, {
     hint:
       'Build llama.cpp with -DGGML_RPC=ON (cmake --build build --target rpc-server) and pass --rpc-server PATH, ' +
-      'or run `npm run engine` in llamactl to build its own',
+      'or run `npm run llama-cpp` in llamactl to build its own',
   });
 }

@@ -8,7 +8,7 @@ import { ensureStandinLlamafile } from '../../src/demo/standin-llamafile.js';
 import { ensureTinyModel } from '../../src/demo/tiny-model.js';
 
 export default async function setup(): Promise<void> {
-  const build = await ensureLlamaCppBuild({ onProgress: (message) => console.error(`engine: ${message}`) });
+  const build = await ensureLlamaCppBuild({ onProgress: (message) => console.error(`llama.cpp: ${message}`) });
   process.env.LLAMACTL_TEST_SERVER = build.serverPath;
   process.env.LLAMACTL_TEST_RPC_SERVER = build.rpcServerPath;
   process.env.LLAMACTL_TEST_VOCAB = join(build.sourceDir, 'models', 'ggml-vocab-llama-spm.gguf');
