@@ -15,14 +15,14 @@ import { LLAMA_CPP_PIN } from '../version.js';
 export { findLlamaCppBuild, type LlamaCppBuild } from '../store/llama-cpp-cache.js';
 
 export interface EnsureLlamaCppBuildOptions {
-  /** Human-readable progress lines ("building llama-server (about 5 minutes on 2 cores)…"). */
+  /** Human-readable progress lines ("building llama-server and rpc-server with cmake (about 10 minutes on 2 cores)"). */
   onProgress?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
 }
 
 /**
- * Returns the build, building it first when the cache is empty (about 5 minutes on 2 cores). Safe to call from
+ * Returns the build, building it first when the cache is empty (10–14 minutes on 2 cores). Safe to call from
  * several processes at once: one builds, the others wait for it.
  */
 export async function ensureLlamaCppBuild(options: EnsureLlamaCppBuildOptions = {}): Promise<LlamaCppBuild> {
