@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { FormatError, IntegrityError } from '../errors.js';
-import { assertNetworkUrl, parseSize } from '../http/bounds.js';
+import { assertNetworkUrl, parseByteCount } from '../http/bounds.js';
 import { checkContentRange, sizeInContentRange } from '../http/content-range.js';
 import { isNetworkFailure } from '../http/network-errors.js';
 import { RETRYABLE_STATUS, RetryableError, abortedError, retryAfterMs } from '../http/retry.js';
@@ -164,7 +164,7 @@ function checkAnswer(status: number, headers: Headers, answeredUrl: string, opti
     }
     return;
   }
-  const length = parseSize(header(headers, 'content-length'));
+  const length = parseByteCount(header(headers, 'content-length'));
   if (length !== undefined && length !== shardSize) {
     throw new IntegrityError(`The size of ${quoteName(what.file)} disagrees: the hub lists ${shardSize} bytes, the download server sent ${length}.`);
   }

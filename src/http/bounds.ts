@@ -63,18 +63,10 @@ export function boundedHeader(headers: Headers, name: string, max = MAX_HEADER_L
 }
 
 /** A size or count sent as text (Content-Length, X-Linked-Size, a Content-Range number): plain digits up to MAX_SIZE, else undefined. */
-export function parseSize(text: string | undefined): number | undefined {
+export function parseByteCount(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d{1,16}$/.test(text.trim())) return undefined;
   const n = Number(text.trim());
   return n <= MAX_SIZE ? n : undefined;
-}
-
-/** A size the network gave (JSON or header), as a number: a whole number from 0 to MAX_SIZE, else a HubError naming it. */
-export function checkSize(value: unknown, what: string): number {
-  const n = typeof value === 'string' ? parseSize(value) : value;
-  if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= MAX_SIZE) return n;
-  const shown = typeof value === 'string' ? quote(value, 40) : String(value);
-  throw new HubError(`The hub gave an impossible size for ${what} (${shown}).`, { hint: SERVER_FAULT });
 }
 
 /** A count the network drives (pages, entries, redirects) past its bound is a HubError, never a loop without end. */

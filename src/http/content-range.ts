@@ -1,4 +1,4 @@
-import { parseSize } from './bounds.js';
+import { parseByteCount } from './bounds.js';
 
 /** A `Content-Range: bytes first-last/total` header; `total` undefined for `*`. */
 export interface ContentRange {
@@ -14,9 +14,9 @@ export interface ContentRange {
 export function parseContentRange(value: string | undefined): ContentRange | undefined {
   const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value ?? '');
   if (!match) return undefined;
-  const first = parseSize(match[1]);
-  const last = parseSize(match[2]);
-  const total = match[3] === '*' ? undefined : parseSize(match[3]);
+  const first = parseByteCount(match[1]);
+  const last = parseByteCount(match[2]);
+  const total = match[3] === '*' ? undefined : parseByteCount(match[3]);
   if (first === undefined || last === undefined || (match[3] !== '*' && total === undefined)) return undefined;
   if (first > last || (total !== undefined && last >= total)) return undefined;
   return { first, last, total };

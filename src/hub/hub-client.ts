@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { HubError } from '../errors.js';
 import { HttpShardSource } from '../format/http-source.js';
-import { MAX_JSON_BYTES, checkCount, checkNetworkUrl, parseSize } from '../http/bounds.js';
+import { MAX_JSON_BYTES, checkCount, checkNetworkUrl, parseByteCount } from '../http/bounds.js';
 import { withRetries, type RetryOptions } from '../http/retry.js';
 import { header, send, type HttpResponse, type OriginToken } from '../http/send.js';
 import { StallWatchdog, type WatchdogOptions } from '../http/watchdog.js';
@@ -174,7 +174,7 @@ export class HubClient {
     });
     const h = response.headers;
     const redirected = response.status >= 300 && response.status < 400;
-    const size = parseSize(header(h, 'x-linked-size') ?? (redirected ? undefined : header(h, 'content-length')));
+    const size = parseByteCount(header(h, 'x-linked-size') ?? (redirected ? undefined : header(h, 'content-length')));
     if (size === undefined) throw new HubError(`The hub did not give the size of ${quoteName(file)}.`);
     const etag = (header(h, 'x-linked-etag') ?? header(h, 'etag') ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
     // send() checked the redirect's Location (http(s), a host); a 3xx without one is not a place to download from.

@@ -1,9 +1,8 @@
 import { HubError } from '../errors.js';
+import { MAX_SIZE } from '../http/bounds.js';
 import { clipText, quote } from '../text/quote.js';
 import type { RepoFile } from './shards.js';
 
-/** Far above any real file (the hub's limit is 50 GB a file); a size past it is a lie, not a model. */
-export const MAX_FILE_SIZE = 2 ** 50;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -17,7 +16,7 @@ export function repoFileOf(entry: unknown, repo: string): RepoFile | undefined {
   // Folders, and a file without a name (nothing could ask for it), are not files to choose from.
   if (e?.type !== 'file' || typeof e.path !== 'string') return undefined;
   const size = e.lfs?.size !== undefined && e.lfs?.size !== null ? e.lfs.size : e.size;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size > MAX_FILE_SIZE) {
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size > MAX_SIZE) {
     const shown = typeof size === 'number' ? String(size) : size === undefined ? 'none' : clipText(JSON.stringify(size) ?? String(size), 40);
     throw new HubError(`The hub's file list for ${repo} gives ${quote(e.path)} an impossible size (${shown}).`, {
       hint: 'The hub sent a broken file list; try again later, or report it to the hub.',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../../src/errors.js';
-import { MAX_FILE_SIZE, repoFileOf } from '../../../src/hub/tree-entry.js';
+import { MAX_SIZE as MAX_FILE_SIZE } from '../../../src/http/bounds.js';
+import { repoFileOf } from '../../../src/hub/tree-entry.js';
 
 const oid = 'a'.repeat(64);
 
