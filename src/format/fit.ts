@@ -9,6 +9,7 @@ import { InsufficientMemoryError } from '../errors.js';
 import type { GgufMetadata } from './gguf-reader.js';
 import { summarizeModel } from './model-summary.js';
 import type { ModelSummary } from './model-summary.js';
+import { formatGiB } from '../text/format-bytes.js';
 
 /** The margin added on top of weights + KV cache: compute buffers, the runtime, the OS's share. */
 export const MEMORY_MARGIN = { fraction: 0.1, fixedBytes: 256 * 1024 * 1024 } as const;
@@ -97,19 +98,18 @@ export interface FitVerdict {
   hint: string | undefined;
 }
 
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 /** Compares an estimate with this machine's memory (or the one given). */
 export function checkFit(estimate: MemoryEstimate, memory: SystemMemory = systemMemory()): FitVerdict {
   const required = estimate.totalBytes;
   const base = { requiredBytes: required, totalBytes: memory.totalBytes, availableBytes: memory.availableBytes };
-  const needs = `The model needs about ${gib(required)} of memory at a context of ${estimate.ctxSize} tokens`;
+  const needs = `The model needs about ${formatGiB(required)} of memory at a context of ${estimate.ctxSize} tokens`;
   if (required > memory.totalBytes) {
     return {
       ...base,
       level: 'too-big',
       fits: false,
-      message: `${needs}, but this machine has ${gib(memory.totalBytes)} of RAM in total.`,
+      message: `${needs}, but this machine has ${formatGiB(memory.totalBytes)} of RAM in total.`,
       hint: 'Choose a smaller quantisation or a smaller context (-c), or use a machine with more memory.',
     };
   }
@@ -118,11 +118,11 @@ export function checkFit(estimate: MemoryEstimate, memory: SystemMemory = system
       ...base,
       level: 'tight',
       fits: true,
-      message: `${needs}; this machine has ${gib(memory.totalBytes)} of RAM but only ${gib(memory.availableBytes)} available now.`,
+      message: `${needs}; this machine has ${formatGiB(memory.totalBytes)} of RAM but only ${formatGiB(memory.availableBytes)} available now.`,
       hint: 'Close other programs or stop other servers first, or it will swap and run slowly.',
     };
   }
-  return { ...base, level: 'ok', fits: true, message: `${needs}; ${gib(memory.availableBytes)} available.`, hint: undefined };
+  return { ...base, level: 'ok', fits: true, message: `${needs}; ${formatGiB(memory.availableBytes)} available.`, hint: undefined };
 }
 
 /** A fit check that could not be made: the model's header could not be read (never a reason to refuse). */

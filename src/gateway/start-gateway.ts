@@ -24,6 +24,7 @@ import type { ModelStatus } from './model-handle.js';
 import { PredictionStore } from './prediction-store.js';
 import { route } from './router.js';
 import { Scheduler, type SchedulerEvent } from './scheduler.js';
+import { isLoopback } from '../system/loopback.js';
 
 /** The gateway's port when neither the config nor the options name one. */
 export const DEFAULT_GATEWAY_PORT = 8181;
@@ -158,10 +159,6 @@ async function readConfig(config: StartGatewayOptions['config'], env: NodeJS.Pro
 function urlFor(req: { headers: { host?: string | undefined } } | undefined, fallback: string): string {
   const host = req?.headers.host;
   return host && /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?$/.test(host) ? `http://${host}` : fallback;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

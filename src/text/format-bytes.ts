@@ -18,3 +18,8 @@ export function formatMemorySize(bytes: number): string {
   if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   return `${Math.round(bytes / 1024)} KiB`;
 }
+
+/** GiB with one decimal, as the fit check and `inspect` show memory: 23.5 GiB. */
+export function formatGiB(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}

@@ -10,7 +10,8 @@ import { claimServerName, logFilePath, removeServer, saveServer } from '../store
 import { acceptsTcp } from '../system/accepts-tcp.js';
 import { processStartTime } from '../system/process-facts.js';
 import { findRpcServer } from './find-rpc-server.js';
-import { buildWorkerArgs, isLoopback, rpcServerCaps } from './worker-args.js';
+import { buildWorkerArgs, rpcServerCaps } from './worker-args.js';
+import { isLoopback } from '../system/loopback.js';
 import { parseWorkerBanner, type WorkerBanner } from './worker-banner.js';
 
 /** rpc-server's own default port. */

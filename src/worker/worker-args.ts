@@ -57,7 +57,3 @@ export function buildWorkerArgs(options: WorkerArgsOptions, caps: RpcServerCaps)
   return args;
 }
 
-/** 127.0.0.0/8, ::1 and localhost: the only binds that keep the unauthenticated RPC protocol on this machine. */
-export function isLoopback(host: string): boolean {
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host.toLowerCase() === 'localhost';
-}

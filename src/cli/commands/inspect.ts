@@ -4,6 +4,7 @@ import { integer } from '../flags.js';
 import { examples } from '../help.js';
 import { formatBytes, formatDuration, printJson, withInterrupt } from '../output.js';
 import { clipText } from '../../text/quote.js';
+import { formatGiB } from '../../text/format-bytes.js';
 
 export interface InspectCommandOptions {
   ctxSize?: number | undefined;
@@ -41,7 +42,6 @@ export async function inspectCommand(targets: string[], options: InspectCommandO
   }
 }
 
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 function render(r: InspectResult): string {
   const m = r.model;
@@ -64,12 +64,12 @@ function render(r: InspectResult): string {
   const ctxFrom = { option: '-c', args: '.args', default: 'llamafile default' }[r.ctxSource];
   rows.push([
     'Memory',
-    `about ${gib(e.totalBytes)} at a context of ${e.ctxSize} (${ctxFrom}): weights ${formatBytes(e.weightsBytes)} + ` +
+    `about ${formatGiB(e.totalBytes)} at a context of ${e.ctxSize} (${ctxFrom}): weights ${formatBytes(e.weightsBytes)} + ` +
       `KV cache ${e.kvCacheKnown ? formatBytes(e.kvCacheBytes) : 'unknown'} + margin ${formatBytes(e.marginBytes)} ` +
       `(10% + 256 MiB)`,
   ]);
   const verdict = { ok: 'fits', tight: 'fits in RAM, but not in what is free now', 'too-big': 'DOES NOT FIT' }[r.fit.level];
-  rows.push(['This machine', `${gib(r.fit.totalBytes)} RAM, ${gib(r.fit.availableBytes)} available → ${verdict}`]);
+  rows.push(['This machine', `${formatGiB(r.fit.totalBytes)} RAM, ${formatGiB(r.fit.availableBytes)} available → ${verdict}`]);
   if (r.remote) {
     rows.push(['Remote read', `${r.remote.requests} HTTP requests, ${formatBytes(r.remote.bytes)} of ${formatBytes(r.size)}`]);
   }
