@@ -27,7 +27,7 @@ try {
   const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   const outcome = await Promise.race([server.exited, aborted]);
   await server.stop();
-  if (outcome && isCleanExit(outcome)) log('llamactl: the server exited with code 0 (shut down from outside); not restarting it');
+  if (outcome && isCleanExit(outcome)) log(`llamactl: the server ${outcome.reason} (shut down from outside); not restarting it`);
   else if (outcome) {
     log(`llamactl: giving up: the server ${outcome.reason} and has no restarts left`);
     process.exitCode = 8;

@@ -25,9 +25,9 @@ export interface RunningServer {
   /** Resolves when the server is down for good (stopped, exited, or crashed with no restarts left). */
   exited: Promise<ServerExit>;
   /**
-   * Waits for the end: resolves when the server was stopped (`stop()`, the start `signal`) or exited cleanly (code 0,
-   * e.g. shut down from outside); rejects with a ServerExitError when it crashed (with no restarts left), or with the
-   * worker's error (WorkerLostError, …) when an RPC worker brought it down.
+   * Waits for the end: resolves when the server was stopped (`stop()`, the start `signal`) or shut down from outside
+   * (exit code 0, or killed by SIGTERM/SIGINT/SIGHUP); rejects with a ServerExitError when it crashed (with no
+   * restarts left), or with the worker's error (WorkerLostError, …) when an RPC worker brought it down.
    */
   wait(): Promise<ServerExit>;
   /** Stops the server (SIGTERM, SIGKILL after the grace period, whole process group). Idempotent. */

@@ -49,15 +49,22 @@ export function describeExit(exit: ExitInfo): string {
   return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
 }
 
-/** Exit code 0 without a signal: the engine shut down cleanly (e.g. on a SIGTERM from outside), not a failure. */
+/** The signals that ask a process to stop (as systemd's `Restart=on-failure` counts them, less SIGPIPE). */
+const STOP_SIGNALS: readonly string[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/**
+ * Not a failure: exit code 0 (llama-server shuts down cleanly on a SIGTERM from outside), or killed by a signal that
+ * asks a process to stop (an engine that had not yet installed its handler, or one without any, such as rpc-server).
+ */
 export function isCleanExit(exit: ExitInfo): boolean {
-  return exit.exitCode === 0 && exit.signal === undefined;
+  if (exit.signal !== undefined) return STOP_SIGNALS.includes(exit.signal);
+  return exit.exitCode === 0;
 }
 
 /**
  * Watches a foreground server and, with `restart: 'on-failure'`, brings it back with exponential backoff (p-retry:
  * 0.5 s, 1 s, 2 s … at most 10 s), at most `maxRestarts` times in a row. A failure is an exit with a non-zero code or
- * by a signal while llamactl is not stopping it; a clean exit (code 0) is not restarted. Resolves with the last
+ * by a signal while llamactl is not stopping it; a clean exit (see isCleanExit) is not restarted. Resolves with the last
  * exit once the server is down for good.
  */
 export async function supervise(options: SuperviseOptions): Promise<ServerExit> {

@@ -15,6 +15,8 @@ const FIRST_DELAY_MS = 10;
 const MAX_DELAY_MS = 200;
 /** How often the engine's CPU time and bytes read are sampled for progress (more often for short deadlines). */
 const ACTIVITY_EVERY_MS = 1000;
+/** How long to wait, once /health answers 200, for a "listening" line the engine has not printed yet. */
+const SETTLE_MS = 1000;
 
 /**
  * Decides when a launched engine is ready: `healthPath` answers 200. It polls with a short backoff (10 ms growing
@@ -22,11 +24,16 @@ const ACTIVITY_EVERY_MS = 1000;
  * (old llamafiles move to another port when theirs is taken). The deadline is reset by every byte of output and,
  * where /proc tells, by the engine's own work (CPU time, bytes read): a huge model loading from a slow disk is never
  * killed at a fixed time, even by an engine that prints nothing while it loads; a stuck one is.
+ *
+ * llama-server answers 200 a moment before it installs its SIGTERM handler and prints "listening on" (and a SIGTERM
+ * in between is lost or kills it outright), so when that line has not come yet the watcher waits for it, at most
+ * SETTLE_MS: a server reported ready is one that `stop` shuts down cleanly, and its log already says where it listens.
  */
 export class ReadinessWatcher {
   host: string;
   port: number;
   #lastProgress = Date.now();
+  #listening = false;
   #wake: (() => void) | undefined;
 
   constructor(host: string, port: number) {
@@ -44,6 +51,7 @@ export class ReadinessWatcher {
     if (event.type === 'listening') {
       this.host = event.host;
       this.port = event.port;
+      this.#listening = true;
     }
     if (event.type === 'listening' || event.type === 'loaded') this.#wake?.();
   }
@@ -72,21 +80,33 @@ export class ReadinessWatcher {
         const idle = Date.now() - this.#lastProgress;
         if (idle > options.idleTimeoutMs) throw timeoutError(engine, options.idleTimeoutMs);
         const status = await probeHttp(`${formatUrl(connectHost(this.host), this.port)}${options.healthPath}`);
-        if (status === 200) return { host: this.host, port: this.port };
+        if (status === 200) {
+          const settleUntil = Date.now() + SETTLE_MS;
+          while (!this.#listening && !exit && !options.signal?.aborted && Date.now() < settleUntil) {
+            await this.#sleep(settleUntil - Date.now());
+          }
+          if (exit || options.signal?.aborted) continue;
+          return { host: this.host, port: this.port };
+        }
         if (exit) continue;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(delay, Math.max(1, options.idleTimeoutMs - idle)));
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.#wake = undefined;
+        await this.#sleep(Math.min(delay, Math.max(1, options.idleTimeoutMs - idle)));
         delay = Math.min(Math.round(delay * 1.5), MAX_DELAY_MS);
       }
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Sleeps `ms`, or less when a log event, the engine's exit or the abort wakes it. */
+  async #sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
   }
 }
 

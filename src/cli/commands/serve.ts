@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ServerExitError, UsageError } from '../../errors.js';
+import type { ServerExit } from '../../server/supervise.js';
 import { collect, duration, integer } from '../flags.js';
 import { examples } from '../help.js';
 import { formatDuration, printJson, withInterrupt } from '../output.js';
@@ -129,9 +130,9 @@ export async function serveCommand(model: string, engineArgs: string[], flags: S
     }
     if (flags.detach) return;
     const interrupted = new Promise<'interrupted'>((resolve) => signal.addEventListener('abort', () => resolve('interrupted'), { once: true }));
-    let outcome: 'interrupted' | 'exited';
+    let outcome: 'interrupted' | ServerExit;
     try {
-      outcome = await Promise.race([server.wait().then(() => 'exited' as const), interrupted]);
+      outcome = await Promise.race([server.wait(), interrupted]);
     } catch (error) {
       throw error instanceof ServerExitError ? withFlagHint(error, flags.restart) : error;
     } finally {
@@ -142,9 +143,9 @@ export async function serveCommand(model: string, engineArgs: string[], flags: S
       else process.stderr.write('llamactl: server stopped.\n');
       return;
     }
-    // Shut down from outside (a SIGTERM it handled): not a failure, and not restarted.
-    if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: 0 });
-    else process.stderr.write('llamactl: the server exited with code 0 (shut down from outside).\n');
+    // Shut down from outside (a SIGTERM, handled or not): not a failure, and not restarted.
+    if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: outcome.exitCode, signal: outcome.signal });
+    else process.stderr.write(`llamactl: the server ${outcome.reason} (shut down from outside).\n`);
   });
 }
 

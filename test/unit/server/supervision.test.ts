@@ -9,7 +9,7 @@ import { AbortError, ServerStartError, ServerTimeoutError } from '../../../src/e
 import { launchEngine, type EngineProcess } from '../../../src/server/launch-engine.js';
 import { launchReady, type LaunchSpec } from '../../../src/server/launch-ready.js';
 import { findFreePort } from '../../../src/server/ports.js';
-import { supervise, type RestartEvent } from '../../../src/server/supervise.js';
+import { isCleanExit, supervise, type RestartEvent } from '../../../src/server/supervise.js';
 import { terminateGroup } from '../../../src/server/terminate-group.js';
 import { isAlive } from '../../../src/system/process-facts.js';
 
@@ -129,6 +129,31 @@ test('on-failure does not restart a clean exit (code 0): the engine was shut dow
   expect(exit).toMatchObject({ exitCode: 0, signal: undefined });
   expect(launches).toHaveLength(1);
   expect(events).toEqual([]);
+});
+
+test('ready waits for the "listening" line that comes after /health answers 200, at most about a second', async () => {
+  const lines: string[] = [];
+  const late = await spec([], { onLine: (line) => lines.push(line) });
+  late.args = [fixture('listens-late.mjs'), String(late.port), '300'];
+  const ready = await launchReady(late);
+  started.push(ready.engine);
+  expect(lines.some((line) => line.includes(`listening on http://127.0.0.1:${late.port}`))).toBe(true);
+  expect(ready.readyMs).toBeGreaterThanOrEqual(300);
+
+  const never = await spec([]);
+  never.args = [fixture('listens-late.mjs'), String(never.port), '-1'];
+  const startedAt = Date.now();
+  const silent = await launchReady(never);
+  started.push(silent.engine);
+  expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1000);
+  expect(silent.port).toBe(never.port);
+});
+
+test('a stop signal from outside is a clean exit; a crash signal or a non-zero code is not', () => {
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) expect(isCleanExit({ exitCode: undefined, signal })).toBe(true);
+  expect(isCleanExit({ exitCode: 0, signal: undefined })).toBe(true);
+  for (const signal of ['SIGKILL', 'SIGSEGV', 'SIGABRT', 'SIGPIPE'] as const) expect(isCleanExit({ exitCode: undefined, signal })).toBe(false);
+  expect(isCleanExit({ exitCode: 1, signal: undefined })).toBe(false);
 });
 
 test('a restart that fails before ready is reported in one line; its output tail ends up in the last exit', async () => {
