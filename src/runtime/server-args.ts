@@ -122,3 +122,14 @@ function flag(name: string, value: string | number | undefined): string[] {
 export function healthPath(kind: RuntimeKind): string {
   return kind === 'llamafiler' ? '/v1/models' : '/health';
 }
+
+/**
+ * A GET that upstream llama-server answers from its task loop, not its HTTP thread (`/slots`, on by default): once
+ * it answers, the loop runs and a SIGTERM is handled. Before that, /health already says 200 while a SIGTERM is lost
+ * (tools/server/server.cpp sets is_ready, then installs the handler; server_queue::start_loop then sets
+ * `running = true` over the terminate() that handler did). Measured with llama.cpp b8000-series: 2 of 52 SIGTERMs
+ * sent at /health 200 were lost; none of 80 sent 300 ms later. The old llamafile servers have no such loop probe.
+ */
+export function loopPath(kind: RuntimeKind): string | undefined {
+  return kind === 'llama-server' || kind === 'llamafile-0.10' ? '/slots' : undefined;
+}

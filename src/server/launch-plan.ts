@@ -1,7 +1,7 @@
 import { ServerStartError } from '../errors.js';
 import { detectRuntime } from '../runtime/detect-runtime.js';
 import type { RuntimeInfo, RuntimeKind } from '../runtime/runtime-info.js';
-import { buildServerArgs, buildServerEnv, effectiveKind, healthPath } from '../runtime/server-args.js';
+import { buildServerArgs, buildServerEnv, effectiveKind, healthPath, loopPath } from '../runtime/server-args.js';
 import { checkServeFit } from './check-fit.js';
 import { launchReady, type LaunchedServer, type LaunchSpec } from './launch-ready.js';
 import { assertPortFree, findFreePort } from './ports.js';
@@ -64,6 +64,7 @@ export async function planLaunch(options: StartServerOptions): Promise<LaunchPla
       port,
       logFile: run.logFile,
       healthPath: healthPath(kind),
+      loopProbe: loopProbe(kind, options.apiKey),
       idleTimeoutMs: timeoutMs,
       signal: run.signal,
       onLine: options.onLog,
@@ -90,4 +91,11 @@ export async function launchWithPort(
       throw error;
     }
   }
+}
+
+/** The task-loop probe (see loopPath), with the key it needs when the server has one. */
+function loopProbe(kind: RuntimeKind, apiKey: string | undefined): LaunchSpec['loopProbe'] {
+  const path = loopPath(kind);
+  if (!path) return undefined;
+  return { path, headers: apiKey === undefined ? undefined : { authorization: `Bearer ${apiKey}` } };
 }

@@ -2,7 +2,7 @@ import { AbortError } from '../errors.js';
 import { launchEngine, type EngineProcess } from './launch-engine.js';
 import { parseLogLine } from './parse-log-line.js';
 import { terminateGroup } from './terminate-group.js';
-import { ReadinessWatcher } from './wait-until-ready.js';
+import { ReadinessWatcher, type LoopProbe } from './wait-until-ready.js';
 
 export interface LaunchSpec {
   executable: { path: string; ape: boolean };
@@ -12,6 +12,8 @@ export interface LaunchSpec {
   env: NodeJS.ProcessEnv | undefined;
   logFile: string | undefined;
   healthPath: string;
+  /** A GET answered by the engine's task loop (see runtime/server-args loopPath), probed once /health says 200. */
+  loopProbe: LoopProbe | undefined;
   idleTimeoutMs: number;
   signal: AbortSignal | undefined;
   onLine: ((line: string) => void) | undefined;
@@ -48,6 +50,7 @@ export async function launchReady(spec: LaunchSpec): Promise<LaunchedServer> {
   try {
     const address = await watcher.wait(engine, {
       healthPath: spec.healthPath,
+      loopProbe: spec.loopProbe,
       idleTimeoutMs: spec.idleTimeoutMs,
       signal: spec.signal,
     });

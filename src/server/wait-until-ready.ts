@@ -4,8 +4,15 @@ import { connectHost, formatUrl, type LogEvent } from './parse-log-line.js';
 import { madeProgress, treeActivity } from './process-activity.js';
 import { probeHttp } from '../system/probe-http.js';
 
+export interface LoopProbe {
+  path: string;
+  headers: Record<string, string> | undefined;
+}
+
 export interface WaitOptions {
   healthPath: string;
+  /** Probed once after /health says 200; any answer (bounded by SETTLE_MS) ends the wait. */
+  loopProbe?: LoopProbe | undefined;
   /** Fail when the engine has printed nothing for this long (progress-aware deadline). */
   idleTimeoutMs: number;
   signal?: AbortSignal | undefined;
@@ -15,7 +22,7 @@ const FIRST_DELAY_MS = 10;
 const MAX_DELAY_MS = 200;
 /** How often the engine's CPU time and bytes read are sampled for progress (more often for short deadlines). */
 const ACTIVITY_EVERY_MS = 1000;
-/** How long to wait, once /health answers 200, for a "listening" line the engine has not printed yet. */
+/** How long to wait, once /health answers 200, for the "listening" line and for the loop probe, each. */
 const SETTLE_MS = 1000;
 
 /**
@@ -25,9 +32,10 @@ const SETTLE_MS = 1000;
  * where /proc tells, by the engine's own work (CPU time, bytes read): a huge model loading from a slow disk is never
  * killed at a fixed time, even by an engine that prints nothing while it loads; a stuck one is.
  *
- * llama-server answers 200 a moment before it installs its SIGTERM handler and prints "listening on" (and a SIGTERM
- * in between is lost or kills it outright), so when that line has not come yet the watcher waits for it, at most
- * SETTLE_MS: a server reported ready is one that `stop` shuts down cleanly, and its log already says where it listens.
+ * llama-server answers 200 a moment before it installs its SIGTERM handler, prints "listening on" and starts its
+ * task loop; a SIGTERM in between kills it outright or is lost. So after the 200 the watcher waits for that line
+ * (when it has not come yet) and for one answer to `loopProbe`, each at most SETTLE_MS: a server reported ready is
+ * one that shuts down on a SIGTERM, and its log already says where it listens.
  */
 export class ReadinessWatcher {
   host: string;
@@ -84,6 +92,10 @@ export class ReadinessWatcher {
           const settleUntil = Date.now() + SETTLE_MS;
           while (!this.#listening && !exit && !options.signal?.aborted && Date.now() < settleUntil) {
             await this.#sleep(settleUntil - Date.now());
+          }
+          if (options.loopProbe && !exit && !options.signal?.aborted) {
+            const { path, headers } = options.loopProbe;
+            await probeHttp(`${formatUrl(connectHost(this.host), this.port)}${path}`, SETTLE_MS, headers);
           }
           if (exit || options.signal?.aborted) continue;
           return { host: this.host, port: this.port };

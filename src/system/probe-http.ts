@@ -5,9 +5,9 @@ import { request } from 'node:http';
  * node:http rather than fetch: it is already loaded, needs no pool, and costs well under a millisecond per probe,
  * which matters for the ≤30 ms readiness overhead target.
  */
-export function probeHttp(url: string, timeoutMs = 2000): Promise<number | undefined> {
+export function probeHttp(url: string, timeoutMs = 2000, headers?: Record<string, string>): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
+    const req = request(url, { method: 'GET', agent: false, timeout: timeoutMs, headers }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
       res.on('error', () => resolve(res.statusCode));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
-import { buildServerArgs, buildServerEnv, effectiveKind, healthPath } from '../../../src/runtime/server-args.js';
+import { buildServerArgs, buildServerEnv, effectiveKind, healthPath, loopPath } from '../../../src/runtime/server-args.js';
 
 const base = { host: '127.0.0.1', port: 8123 };
 const all = { ...base, ctxSize: 256, gpuLayers: 99, threads: 2, parallel: 3 };
@@ -67,14 +67,15 @@ describe('buildServerEnv', () => {
   });
 });
 
-describe('effectiveKind / healthPath', () => {
+describe('effectiveKind / healthPath / loopPath', () => {
   test.each([
-    ['llamafile-legacy', [], 'llamafile-legacy', '/health'],
-    ['llamafile-legacy', ['--v2'], 'llamafiler', '/v1/models'],
-    ['llamafile-0.10', ['--v2'], 'llamafile-0.10', '/health'],
-    ['llama-server', [], 'llama-server', '/health'],
-  ] as const)('%s + %j → %s on %s', (kind, extra, expected, path) => {
+    ['llamafile-legacy', [], 'llamafile-legacy', '/health', undefined],
+    ['llamafile-legacy', ['--v2'], 'llamafiler', '/v1/models', undefined],
+    ['llamafile-0.10', ['--v2'], 'llamafile-0.10', '/health', '/slots'],
+    ['llama-server', [], 'llama-server', '/health', '/slots'],
+  ] as const)('%s + %j → %s on %s, loop probe %s', (kind, extra, expected, path, loop) => {
     expect(effectiveKind(kind, extra)).toBe(expected);
     expect(healthPath(effectiveKind(kind, extra))).toBe(path);
+    expect(loopPath(effectiveKind(kind, extra))).toBe(loop);
   });
 });

@@ -26,7 +26,7 @@ afterEach(async () => {
 async function spec(args: string[], overrides: Partial<LaunchSpec> = {}): Promise<LaunchSpec> {
   return {
     executable: node, args, host: '127.0.0.1', port: await findFreePort('127.0.0.1'), env: undefined,
-    logFile: undefined, healthPath: '/health', idleTimeoutMs: 5000, signal: undefined, onLine: undefined,
+    logFile: undefined, healthPath: '/health', loopProbe: undefined, idleTimeoutMs: 5000, signal: undefined, onLine: undefined,
     onGpu: () => {}, ...overrides,
   };
 }
@@ -147,6 +147,23 @@ test('ready waits for the "listening" line that comes after /health answers 200,
   started.push(silent.engine);
   expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1000);
   expect(silent.port).toBe(never.port);
+});
+
+test('ready waits for one answer from the task-loop probe (bounded), sent with the API key', async () => {
+  const lines: string[] = [];
+  const s = await spec([], { loopProbe: { path: '/slots', headers: { authorization: 'Bearer k' } }, onLine: (l) => lines.push(l) });
+  s.args = [fixture('listens-late.mjs'), String(s.port), '0', '400'];
+  const ready = await launchReady(s);
+  started.push(ready.engine);
+  expect(ready.readyMs).toBeGreaterThanOrEqual(400);
+  expect(lines).toContain('slots asked with authorization: Bearer k');
+
+  const stuck = await spec([], { loopProbe: { path: '/slots', headers: undefined } });
+  stuck.args = [fixture('listens-late.mjs'), String(stuck.port), '0', '60000'];
+  const startedAt = Date.now();
+  const bounded = await launchReady(stuck);
+  started.push(bounded.engine);
+  expect(Date.now() - startedAt).toBeLessThan(5000);
 });
 
 test('a stop signal from outside is a clean exit; a crash signal or a non-zero code is not', () => {
