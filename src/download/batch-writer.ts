@@ -1,6 +1,9 @@
-import type { FileHandle } from 'node:fs/promises';
+import { ALIGN, giveBatch, takeBatch } from './aligned-batches.js';
 
-const BATCH = 1024 * 1024;
+/** What a BatchWriter writes to: a PartFile, which writes whole pages direct (or anything with a positioned write). */
+export interface BatchTarget {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+}
 
 /**
  * The last write queued on each file. Writes to one file go one at a time: the kernel takes the file's lock for each
@@ -9,14 +12,7 @@ const BATCH = 1024 * 1024;
  */
 const lastWrite = new WeakMap<object, Promise<unknown>>();
 
-/**
- * Batches given back by finished ranges, for the next ones: a pull cuts its bytes into many ranges, and a fresh pair
- * of 1 MiB buffers for each would leave the allocator holding far more than the connections use at once.
- */
-const spare: Buffer[] = [];
-const SPARE_MAX = 64;
-
-function serialWrite(file: Pick<FileHandle, 'write'>, write: () => Promise<void>): Promise<void> {
+function serialWrite(file: BatchTarget, write: () => Promise<void>): Promise<void> {
   const run = (lastWrite.get(file) ?? Promise.resolve()).then(write, write);
   lastWrite.set(file, run.catch(() => {}));
   return run;
@@ -25,18 +21,22 @@ function serialWrite(file: Pick<FileHandle, 'write'>, write: () => Promise<void>
 /**
  * The one write batcher of both read paths (the lean socket path and the undici stream): copies incoming bytes into
  * two alternating batches of up to 1 MiB and writes each one, in order, at its place in the file, so one batch
- * fills while the other is written (few syscalls, bounded memory per connection). The caller asks `roomFor(n)`
+ * fills while the other is written (few syscalls, bounded memory per connection). The batches are page-aligned
+ * (aligned-batches.ts) and the bytes sit in them at their file offset modulo the page size, the first batch of a
+ * range starting part-way in, so every batch but the edges of a range is whole pages that PartFile writes direct. The caller asks `roomFor(n)`
  * before taking a read of up to n bytes (the bytes of a lean read are only valid during its callback) and stops
  * reading while there is none, or awaits `room(n)`.
  */
 export class BatchWriter {
-  readonly #file: Pick<FileHandle, 'write'>;
+  readonly #file: BatchTarget;
   readonly #batches: Buffer[];
   readonly #busy = [false, false];
   readonly #onWritten: (bytes: number) => void;
   #offset: number;
   #remaining: number;
   #filling = 0;
+  /** Where the filling batch's bytes start in it: its file offset modulo ALIGN. */
+  #start: number;
   #filled = 0;
   #writes: Promise<void> = Promise.resolve();
   readonly #inFlight = new Set<Promise<void>>();
@@ -44,20 +44,20 @@ export class BatchWriter {
   /** Rejects on the first failed write. */
   readonly failed = new Promise<never>((_, reject) => (this.#fail = reject));
 
-  constructor(file: Pick<FileHandle, 'write'>, offset: number, total: number, onWritten: (bytes: number) => void) {
-    const size = Math.max(1, Math.min(BATCH, total));
+  constructor(file: BatchTarget, offset: number, total: number, onWritten: (bytes: number) => void) {
     this.#file = file;
     this.#offset = offset;
+    this.#start = offset % ALIGN;
     this.#remaining = total;
-    const take = () => (size === BATCH ? spare.pop() : undefined) ?? Buffer.allocUnsafe(size);
-    this.#batches = [take(), take()];
+    this.#batches = [takeBatch(), takeBatch()];
     this.#onWritten = onWritten;
     this.failed.catch(() => {});
   }
 
+  /** Room left in a batch: the filling one from where its bytes end; the other starts page-aligned. */
   #free(index: number): number {
     if (this.#busy[index]) return 0;
-    return this.#batches[index]!.length - (index === this.#filling ? this.#filled : 0);
+    return this.#batches[index]!.length - (index === this.#filling ? this.#start + this.#filled : 0);
   }
 
   /** Whether `bytes` more can be taken now without touching a batch that is being written. */
@@ -65,9 +65,9 @@ export class BatchWriter {
     return this.#free(this.#filling) + this.#free(1 - this.#filling) >= bytes;
   }
 
-  /** The most bytes one `push` can ever take: one batch. */
+  /** The most bytes one `push` can always take: one batch, less the first batch's offset into its page. */
   get batchSize(): number {
-    return this.#batches[0]!.length;
+    return this.#batches[0]!.length - ALIGN;
   }
 
   /** Resolves once `bytes` (at most `batchSize`) can be pushed; rejects if a write failed. */
@@ -86,17 +86,18 @@ export class BatchWriter {
   region(max: number): Buffer | undefined {
     if (this.#busy[this.#filling]) return undefined;
     const batch = this.#batches[this.#filling]!;
-    const room = Math.min(batch.length - this.#filled, this.#remaining, max);
-    return room > 0 ? batch.subarray(this.#filled, this.#filled + room) : undefined;
+    const at = this.#start + this.#filled;
+    const room = Math.min(batch.length - at, this.#remaining, max);
+    return room > 0 ? batch.subarray(at, at + room) : undefined;
   }
 
   /** `bytes` were read into the last `region`: taken as if pushed. */
   commit(bytes: number): void {
     const batch = this.#batches[this.#filling]!;
-    if (this.#busy[this.#filling] || bytes > Math.min(batch.length - this.#filled, this.#remaining)) throw new RangeError('BatchWriter: commit beyond the region');
+    if (this.#busy[this.#filling] || bytes > Math.min(batch.length - this.#start - this.#filled, this.#remaining)) throw new RangeError('BatchWriter: commit beyond the region');
     this.#filled += bytes;
     this.#remaining -= bytes;
-    if (this.#filled === batch.length || this.#remaining === 0) this.#flush();
+    if (this.#start + this.#filled === batch.length || this.#remaining === 0) this.#flush();
   }
 
   /** Takes bytes (copied; there must be room for them); a batch that is full, or holds the last bytes, is written. */
@@ -104,12 +105,12 @@ export class BatchWriter {
     if (!this.roomFor(bytes.length) || bytes.length > this.#remaining) throw new RangeError('BatchWriter: no room for these bytes');
     for (let at = 0; at < bytes.length; ) {
       const batch = this.#batches[this.#filling]!;
-      const take = Math.min(bytes.length - at, batch.length - this.#filled);
-      batch.set(bytes.subarray(at, at + take), this.#filled);
+      const take = Math.min(bytes.length - at, batch.length - this.#start - this.#filled);
+      batch.set(bytes.subarray(at, at + take), this.#start + this.#filled);
       this.#filled += take;
       this.#remaining -= take;
       at += take;
-      if (this.#filled === batch.length || this.#remaining === 0) this.#flush();
+      if (this.#start + this.#filled === batch.length || this.#remaining === 0) this.#flush();
     }
   }
 
@@ -123,22 +124,24 @@ export class BatchWriter {
    * `region` in use); the writer is not used after this.
    */
   release(): void {
-    for (const batch of this.#batches.splice(0)) if (batch.length === BATCH && spare.length < SPARE_MAX) spare.push(batch);
+    for (const batch of this.#batches.splice(0)) giveBatch(batch);
   }
 
   #flush(): void {
     const index = this.#filling;
     const batch = this.#batches[index]!;
+    const from = this.#start;
     const length = this.#filled;
     const at = this.#offset;
     this.#offset += length;
     this.#busy[index] = true;
     this.#filling = 1 - index;
+    this.#start = this.#offset % ALIGN;
     this.#filled = 0;
     const write = (this.#writes = this.#writes.then(async () => {
       await serialWrite(this.#file, async () => {
         for (let done = 0; done < length; ) {
-          const { bytesWritten } = await this.#file.write(batch, done, length - done, at + done);
+          const { bytesWritten } = await this.#file.write(batch, from + done, length - done, at + done);
           if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
           done += bytesWritten;
         }

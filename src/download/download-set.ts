@@ -7,6 +7,7 @@ import type { DownloadOptions, DownloadPlan, DownloadResult } from './download-p
 import { JournalWriter, journalMatches, journalPath, readJournal, type JournalData } from '../store/pull-journal.js';
 import { LeanPool } from './lean-range.js';
 import { chooseChunkSize, planChunks, shardOffsets, type Chunk } from '../store/chunk-plan.js';
+import { PartFile } from './part-file.js';
 import { SetRun } from './set-run.js';
 
 export type { DownloadOptions, DownloadPlan, DownloadResult, DownloadShard } from './download-plan.js';
@@ -71,7 +72,7 @@ export async function downloadSet(plan: DownloadPlan, options: DownloadOptions):
   await options.beforeFirstByte(resumed ? total - doneBytes(planChunks(sizes, data.chunkSize)) : total);
   const chunks = planChunks(sizes, data.chunkSize);
   const journal = new JournalWriter(journalPath(partPath), data);
-  const file = await openPart(partPath, journal, total, resumed);
+  const file = await PartFile.open(await openPart(partPath, journal, total, resumed), partPath);
   // Through a proxy, every request goes by undici (which speaks to proxies); the lean path talks to origins directly.
   const lean = proxyConfigured() ? undefined : new LeanPool();
   let run: SetRun | undefined;

@@ -1,4 +1,3 @@
-import type { FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { FormatError, IntegrityError } from '../errors.js';
 import { assertNetworkUrl, parseByteCount } from '../http/bounds.js';
@@ -9,7 +8,7 @@ import { authorizationFor, header, send, type Headers, type OriginToken } from '
 import { StallWatchdog } from '../http/watchdog.js';
 import { quoteName } from '../text/quote.js';
 import { hubErrorFor } from '../hub/hub-errors.js';
-import { BatchWriter } from './batch-writer.js';
+import { BatchWriter, type BatchTarget } from './batch-writer.js';
 import { LeanRangeError, type LeanPool } from './lean-range.js';
 
 /**
@@ -38,7 +37,7 @@ export interface FetchRangeOptions {
   shardSize: number;
   /** Where byte `start` goes in the `.part` file. */
   offset: number;
-  file: FileHandle;
+  file: BatchTarget;
   dispatcher: Dispatcher;
   /** Reads a plain 206 answer lean (see lean-range.ts); anything else goes through `dispatcher`. */
   lean?: LeanPool | undefined;

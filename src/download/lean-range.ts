@@ -1,11 +1,10 @@
-import type { FileHandle } from 'node:fs/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls, rootCertificates, type ConnectionOptions } from 'node:tls';
 import { UsageError } from '../errors.js';
 import { assertNetworkUrl } from '../http/bounds.js';
 import { isPlainRange, parseHead } from './response-head.js';
 import { isNetworkFailure } from '../http/network-errors.js';
-import { BatchWriter } from './batch-writer.js';
+import { BatchWriter, type BatchTarget } from './batch-writer.js';
 
 /**
  * The bulk bytes of a pull, read lean: a ranged GET on a kept-alive socket whose body reads land straight in one of
@@ -30,7 +29,7 @@ export interface LeanFetch {
   end: number;
   /** The shard's size as the hub lists it: an answer for another size is not read. */
   total: number;
-  file: FileHandle;
+  file: BatchTarget;
   offset: number;
   /** Extra request headers (Authorization, when it belongs to this origin). */
   headers: Record<string, string>;

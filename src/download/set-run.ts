@@ -1,4 +1,3 @@
-import type { FileHandle } from 'node:fs/promises';
 import { RetryableError, withRetries } from '../http/retry.js';
 import { ConnectionController, type ControllerDecision } from './connection-controller.js';
 import type { DownloadOptions, DownloadPlan } from './download-plan.js';
@@ -7,6 +6,7 @@ import { HashWorker } from './hash-worker.js';
 import type { JournalData, JournalWriter } from '../store/pull-journal.js';
 import { runJobs, type JobPool } from './job-queue.js';
 import type { LeanPool } from './lean-range.js';
+import type { PartFile } from './part-file.js';
 import type { Chunk } from '../store/chunk-plan.js';
 import { ShardProgress } from './shard-progress.js';
 import { SpeedMeter } from './speed-meter.js';
@@ -29,7 +29,7 @@ export interface SetRunOptions {
   plan: DownloadPlan;
   options: DownloadOptions;
   /** The `.part` file, opened for positioned writes. */
-  file: FileHandle;
+  file: PartFile;
   partPath: string;
   journal: JournalWriter;
   chunks: Chunk[];
