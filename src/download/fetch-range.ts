@@ -125,6 +125,8 @@ export async function fetchRange(options: FetchRangeOptions): Promise<void> {
     throw error;
   } finally {
     watchdog.stop();
+    // Settled on every path by now (awaited above): the batches go back for the next range.
+    batches?.release();
   }
 }
 

@@ -12,6 +12,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FormatError, HubError, IntegrityError } from '../../../src/errors.js';
 import { LocationExpiredError, RangeIgnoredError, fetchRange, type FetchRangeOptions } from '../../../src/download/fetch-range.js';
 import { LeanPool } from '../../../src/download/lean-range.js';
+import { alignedLike } from '../../../src/download/aligned-batches.js';
+import { BatchWriter } from '../../../src/download/batch-writer.js';
 import { RetryableError } from '../../../src/http/retry.js';
 import { createDispatcher } from '../../../src/http/send.js';
 
@@ -101,6 +103,23 @@ describe('fetchRange', () => {
     expect(bytes.subarray(0, o.offset).every((b) => b === 0)).toBe(true);
     expect(o.written.reduce((a, b) => a + b, 0)).toBe(o.end - o.start);
     expect(seen[0]!.headers.range).toBe(`bytes=${o.start}-${o.end - 1}`);
+  });
+
+  it.each([
+    ['through undici', undefined],
+    ['lean', () => new LeanPool()],
+  ])('gives its page-aligned write batches back (%s): 80 ranges in a row leave the next batches aligned', async (_, lean) => {
+    await listen(ranged);
+    const pool = lean?.();
+    try {
+      for (let i = 0; i < 80; i++) await fetchRange(options({ lean: pool, start: i * 4096, end: i * 4096 + 65536, offset: i * 4096 }));
+    } finally {
+      pool?.close();
+    }
+    // 80 ranges take 160 batches; the pool has 128, so any not given back would leave the next ones unaligned.
+    const writer = new BatchWriter({ write: async (_b, _o, length) => ({ bytesWritten: length }) }, 0, 8192, () => {});
+    expect(alignedLike(writer.region(8192)!, 0, 0)).toBe(true);
+    writer.release();
   });
 
   it('fetches a whole shard without Range when asked to', async () => {
