@@ -16,6 +16,7 @@ import { ALIGN, alignedLike } from './aligned-batches.js';
 export class PartFile {
   readonly file: FileHandle;
   #direct: FileHandle | undefined;
+  #directBytes = 0;
 
   private constructor(file: FileHandle, direct: FileHandle | undefined) {
     this.file = file;
@@ -40,6 +41,11 @@ export class PartFile {
     return this.#direct !== undefined;
   }
 
+  /** How many bytes went straight to the disk so far. */
+  get directBytes(): number {
+    return this.#directBytes;
+  }
+
   /** Writes all `length` bytes of `buffer` from `offset` at `position`. */
   async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
     const head = Math.min(length, (ALIGN - (position % ALIGN)) % ALIGN);
@@ -51,6 +57,7 @@ export class PartFile {
     if (head > 0) await writeAll(this.file, buffer, offset, head, position);
     try {
       await writeAll(this.#direct, buffer, offset + head, pages, position + head);
+      this.#directBytes += pages;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
       // Refused after all (a filesystem with a larger block, say): the page cache from now on.
