@@ -2,10 +2,13 @@ import { statfs } from 'node:fs/promises';
 import { DiskSpaceError, UsageError, type LlamactlError } from '../errors.js';
 import { formatBytes } from '../text/format-bytes.js';
 
-/** Free bytes for an unprivileged user on the filesystem holding `dir`. */
+/**
+ * Free bytes for an unprivileged user on the filesystem holding `dir`; Infinity for one that reports no size at all
+ * (0 blocks in all: ramfs, some FUSE filesystems), where only a write can tell, and a full one fails as ENOSPC.
+ */
 export async function freeSpace(dir: string): Promise<number> {
   const stats = await statfs(dir);
-  return stats.bavail * stats.bsize;
+  return stats.blocks === 0 ? Infinity : stats.bavail * stats.bsize;
 }
 
 /** Throws `DiskSpaceError` when `needed` bytes (plus a small margin) do not fit in `dir`. */
