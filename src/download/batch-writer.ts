@@ -5,6 +5,22 @@ export interface BatchTarget {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
 }
 
+/** Writes all `length` bytes of `buffer` from `offset` at `position`, however many calls that takes. */
+export async function writeAll(file: BatchTarget, buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+  for (let done = 0; done < length; ) {
+    const { bytesWritten } = await file.write(buffer, offset + done, length - done, position + done);
+    if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Bytes pushed while both batches are full are held, in order, until a write frees one. A TCP socket stops reading
+ * when told to, but TLS still hands over every record it has decrypted (16 KiB each), so a few may come; more than
+ * this is a protocol error.
+ */
+const HOLD_MAX = 1024 * 1024;
+
 /**
  * The last write queued on each file. Writes to one file go one at a time: the kernel takes the file's lock for each
  * buffered write anyway, so concurrent ones only spin on it (measured: ~3 % of a pull's CPU), and the thread pool
@@ -23,9 +39,9 @@ function serialWrite(file: BatchTarget, write: () => Promise<void>): Promise<voi
  * two alternating batches of up to 1 MiB and writes each one, in order, at its place in the file, so one batch
  * fills while the other is written (few syscalls, bounded memory per connection). The batches are page-aligned
  * (aligned-batches.ts) and the bytes sit in them at their file offset modulo the page size, the first batch of a
- * range starting part-way in, so every batch but the edges of a range is whole pages that PartFile writes direct. The caller asks `roomFor(n)`
- * before taking a read of up to n bytes (the bytes of a lean read are only valid during its callback) and stops
- * reading while there is none, or awaits `room(n)`.
+ * range starting part-way in, so every batch but the edges of a range is whole pages that PartFile writes direct.
+ * The caller asks `roomFor(n)` before taking a read of up to n bytes and stops reading while there is none, or
+ * awaits `room(n)`; a push that comes anyway is held (HOLD_MAX).
  */
 export class BatchWriter {
   readonly #file: BatchTarget;
@@ -38,6 +54,8 @@ export class BatchWriter {
   /** Where the filling batch's bytes start in it: its file offset modulo ALIGN. */
   #start: number;
   #filled = 0;
+  readonly #held: Buffer[] = [];
+  #heldBytes = 0;
   #writes: Promise<void> = Promise.resolve();
   readonly #inFlight = new Set<Promise<void>>();
   #fail!: (error: unknown) => void;
@@ -60,9 +78,13 @@ export class BatchWriter {
     return this.#batches[index]!.length - (index === this.#filling ? this.#start + this.#filled : 0);
   }
 
-  /** Whether `bytes` more can be taken now without touching a batch that is being written. */
-  roomFor(bytes: number): boolean {
+  #fits(bytes: number): boolean {
     return this.#free(this.#filling) + this.#free(1 - this.#filling) >= bytes;
+  }
+
+  /** Whether `bytes` more can be taken now without touching a batch that is being written (and nothing is held). */
+  roomFor(bytes: number): boolean {
+    return this.#held.length === 0 && this.#fits(bytes);
   }
 
   /** The most bytes one `push` can always take: one batch, less the first batch's offset into its page. */
@@ -84,7 +106,7 @@ export class BatchWriter {
    * may be pushed.
    */
   region(max: number): Buffer | undefined {
-    if (this.#busy[this.#filling]) return undefined;
+    if (this.#busy[this.#filling] || this.#held.length > 0) return undefined;
     const batch = this.#batches[this.#filling]!;
     const at = this.#start + this.#filled;
     const room = Math.min(batch.length - at, this.#remaining, max);
@@ -100,9 +122,19 @@ export class BatchWriter {
     if (this.#start + this.#filled === batch.length || this.#remaining === 0) this.#flush();
   }
 
-  /** Takes bytes (copied; there must be room for them); a batch that is full, or holds the last bytes, is written. */
+  /**
+   * Takes bytes (copied, or held while there is no room for them); a batch that is full, or holds the last bytes, is
+   * written. Throws RangeError for bytes beyond the range or more held than HOLD_MAX.
+   */
   push(bytes: Uint8Array): void {
-    if (!this.roomFor(bytes.length) || bytes.length > this.#remaining) throw new RangeError('BatchWriter: no room for these bytes');
+    if (bytes.length > this.#remaining - this.#heldBytes) throw new RangeError('BatchWriter: more bytes than the range');
+    if (this.roomFor(bytes.length)) return this.#copy(bytes);
+    if (bytes.length > this.batchSize || this.#heldBytes + bytes.length > HOLD_MAX) throw new RangeError('BatchWriter: no room for these bytes');
+    this.#held.push(Buffer.from(bytes));
+    this.#heldBytes += bytes.length;
+  }
+
+  #copy(bytes: Uint8Array): void {
     for (let at = 0; at < bytes.length; ) {
       const batch = this.#batches[this.#filling]!;
       const take = Math.min(bytes.length - at, batch.length - this.#start - this.#filled);
@@ -114,9 +146,12 @@ export class BatchWriter {
     }
   }
 
-  /** Resolves once every batch handed over has been written; rejects if a write failed. */
-  drained(): Promise<void> {
-    return this.#writes;
+  /** Resolves once every byte handed over (held ones too) has been written; rejects if a write failed. */
+  async drained(): Promise<void> {
+    for (let writes = this.#writes; ; writes = this.#writes) {
+      await writes;
+      if (writes === this.#writes) return;
+    }
   }
 
   /**
@@ -139,14 +174,13 @@ export class BatchWriter {
     this.#start = this.#offset % ALIGN;
     this.#filled = 0;
     const write = (this.#writes = this.#writes.then(async () => {
-      await serialWrite(this.#file, async () => {
-        for (let done = 0; done < length; ) {
-          const { bytesWritten } = await this.#file.write(batch, from + done, length - done, at + done);
-          if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
-          done += bytesWritten;
-        }
-      });
+      await serialWrite(this.#file, () => writeAll(this.#file, batch, from, length, at));
       this.#busy[index] = false;
+      while (this.#held.length > 0 && this.#fits(this.#held[0]!.length)) {
+        const held = this.#held.shift()!;
+        this.#heldBytes -= held.length;
+        this.#copy(held);
+      }
       this.#onWritten(length);
     }));
     this.#inFlight.add(write);

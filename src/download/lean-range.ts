@@ -21,12 +21,6 @@ import { BatchWriter, type BatchTarget } from './batch-writer.js';
 
 /** Each socket's own buffer, for heads and the rare read that cannot go straight into a write batch. */
 const SCRATCH = 64 * 1024;
-/**
- * Bytes taken while the write batches are full, kept in order until one is free. A TCP socket stops reading when its
- * callback says so, but TLS hands over every record it has already decrypted from a read (16 KiB each), so a few may
- * still come; more than this is a protocol error.
- */
-const SPILL_MAX = 1024 * 1024;
 
 export interface LeanFetch {
   url: URL;
@@ -177,19 +171,9 @@ export class LeanPool {
       // Body reads go straight into the write batches (`region`); the socket stops reading whenever there is no room.
       let paused = false;
       let region: Buffer | undefined;
-      const spill: Buffer[] = [];
-      let spilled = 0;
       const batches = new BatchWriter(file, request.offset, want, (bytes) => {
         request.onBytes(bytes);
-        if (settled) return;
-        while (spill.length > 0 && batches.roomFor(spill[0]!.length)) {
-          const held = spill.shift()!;
-          spilled -= held.length;
-          batches.push(held);
-        }
-        if (spill.length > 0) return;
-        if (received === want) finish(undefined);
-        else if (paused && batches.roomFor(Math.min(SCRATCH, want - received))) {
+        if (!settled && paused && batches.roomFor(Math.min(SCRATCH, want - received))) {
           paused = false;
           socket.resume();
         }
@@ -232,30 +216,28 @@ export class LeanPool {
           : new LeanRangeError('The connection closed before an answer.', 'ENOANSWER'));
 
       /**
-       * Takes body bytes, read into `region` (`direct`) or copied (into the batches, or the spill while they are full);
-       * false pauses the socket until a batch is free.
+       * Takes body bytes, read into `region` (`direct`) or copied (held by the batches while they are full, as reads
+       * TLS had already decrypted still come after a pause); false pauses the socket until a batch is free.
        */
       const body = (bytes: Uint8Array, direct: boolean): boolean => {
         if (received + bytes.length > want) {
           finish(new LeanRangeError(`The download server sent more than the ${want} bytes asked for.`, 'ELEAN_PROTO'));
           return false;
         }
-        if (direct) batches.commit(bytes.length);
-        else if (spill.length === 0 && batches.roomFor(bytes.length)) batches.push(bytes);
-        else if (spilled + bytes.length <= SPILL_MAX) {
-          spill.push(Buffer.from(bytes));
-          spilled += bytes.length;
-        } else {
+        try {
+          if (direct) batches.commit(bytes.length);
+          else batches.push(bytes);
+        } catch {
           finish(new LeanRangeError('Reads kept arriving while the write batches were full.', 'ELEAN_PROTO'));
           return false;
         }
         received += bytes.length;
-        if (received === want && spill.length === 0) {
+        if (received === want) {
           finish(undefined);
           return false;
         }
         // Returning false stops reads until socket.resume() (which `isPaused()` does not report).
-        paused = spill.length > 0 || !batches.roomFor(Math.min(SCRATCH, want - received));
+        paused = !batches.roomFor(Math.min(SCRATCH, want - received));
         return !paused;
       };
 
@@ -288,7 +270,7 @@ export class LeanPool {
         return onHead();
       };
       // Where the next read goes, asked after each read: the free end of the batch being filled once the head is in.
-      socket.leanBuffer = () => (region = settled || head !== undefined || spill.length > 0 ? undefined : batches.region(want - received));
+      socket.leanBuffer = () => (region = settled || head !== undefined ? undefined : batches.region(want - received));
       socket.ref();
       socket.resume(); // a reused socket stopped reading when its last answer ended
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ALIGN, alignedLike } from './aligned-batches.js';
+import { writeAll } from './batch-writer.js';
 
 /**
  * The `.part` file as the download writes it: whole pages straight to the disk (O_DIRECT), the partial pages at the
@@ -87,13 +88,5 @@ export class PartFile {
     const direct = this.#direct;
     this.#direct = undefined;
     await direct?.close().catch(() => {});
-  }
-}
-
-async function writeAll(file: FileHandle, buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
-  for (let done = 0; done < length; ) {
-    const { bytesWritten } = await file.write(buffer, offset + done, length - done, position + done);
-    if (bytesWritten <= 0) throw new Error('write returned 0 bytes');
-    done += bytesWritten;
   }
 }

@@ -70,6 +70,23 @@ describe('BatchWriter', () => {
     expect(writer.region(2 * MiB)!.length).toBe(MiB);
   });
 
+  it('holds bytes pushed while both batches are being written, in order, up to 1 MiB', async () => {
+    const file = memoryFile(4 * MiB);
+    const source = Buffer.alloc(3 * MiB);
+    for (let i = 0; i < source.length; i++) source[i] = (i * 13) & 0xff;
+    const writer = new BatchWriter(file as never, 0, source.length, () => {});
+    writer.push(source.subarray(0, 2 * MiB)); // both batches full → both being written
+    expect(writer.roomFor(1)).toBe(false);
+    for (let at = 2 * MiB; at < 2 * MiB + 4 * 65536; at += 65536) writer.push(source.subarray(at, at + 65536)); // held
+    expect(writer.region(MiB)).toBeUndefined();
+    expect(() => writer.push(Buffer.alloc(MiB - 4 * 65536 + 1))).toThrow(RangeError); // past 1 MiB held
+    await flushAll(file);
+    writer.push(source.subarray(2 * MiB + 4 * 65536));
+    await flushAll(file);
+    await writer.drained();
+    expect(file.bytes.subarray(0, source.length).equals(source)).toBe(true);
+  });
+
   it('writes one file one write at a time, from any number of writers', async () => {
     const file = memoryFile(8 * MiB);
     const writers = [0, 1, 2, 3].map((i) => new BatchWriter(file as never, i * 2 * MiB, 2 * MiB, () => {}));
