@@ -22,6 +22,7 @@ export interface DetachOptions {
   ttlMs?: number | undefined;
   name?: string | undefined;
   insecure?: boolean | undefined;
+  allowedHost?: string[] | undefined;
 }
 
 export interface DetachedGateway {
@@ -89,6 +90,7 @@ function childArgs(flags: DetachOptions): string[] {
   add('--gpu-memory-budget', flags.gpuMemoryBudget);
   add('--ttl', flags.ttlMs, 'ms');
   add('--name', flags.name);
+  for (const name of flags.allowedHost ?? []) add('--allowed-host', name);
   if (flags.insecure) args.push('--insecure');
   return args;
 }

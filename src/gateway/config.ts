@@ -27,6 +27,10 @@ export interface GatewayModelConfig {
   promptTemplate?: string | undefined;
   /** Start even when the fit check says it will not fit in RAM. */
   force?: boolean | undefined;
+  /** Start the engine with `--embeddings`, for `/v1/embeddings`. */
+  embeddings?: boolean | undefined;
+  /** Start the engine with `--reranking`, for `/v1/rerank` (a reranker model). */
+  reranking?: boolean | undefined;
   /**
    * llama.cpp RPC workers to offload to, as for `serve --rpc`: `HOST:PORT[=MEM]` each (checked at load). Needs a
    * llama-server `runtime` and `gpuLayers`; the offloaded share of the model then counts against the workers, not
@@ -53,23 +57,32 @@ export interface GatewayConfig {
   maxBodyBytes?: number | undefined;
   /** In-flight requests get this long to finish on shutdown. @default 10 s */
   shutdownGraceMs?: number | undefined;
+  /** Host names (or `*.domain`) besides this machine's that requests may name in `Host` (a reverse proxy's). */
+  allowedHosts?: string[] | undefined;
+  /** `cors.origins`: web origins allowed to call the API from a browser (`*` only together with apiKeys). */
+  corsOrigins?: string[] | undefined;
   /** Undefined when the config names none: every model in the store is served. */
   models?: GatewayModelConfig[] | undefined;
 }
 
 type Kind = 'string' | 'integer' | 'duration' | 'size' | 'strings' | 'boolean' | 'rpc';
-const TOP: Record<string, [keyof GatewayConfig, Kind] | 'models'> = {
+type Field = [keyof GatewayConfig, Kind];
+/** A nested mapping whose keys land in flat config fields (`cors.origins` → `corsOrigins`). */
+type Section = { section: Record<string, Field> };
+const TOP: Record<string, Field | Section | 'models'> = {
   host: ['host', 'string'], port: ['port', 'integer'], apiKeys: ['apiKeys', 'strings'],
   memoryBudget: ['memoryBudget', 'size'], gpuMemoryBudget: ['gpuMemoryBudget', 'size'], ttl: ['ttlMs', 'duration'],
   preload: ['preload', 'strings'], queueSize: ['queueSize', 'integer'], queueTimeout: ['queueTimeoutMs', 'duration'],
   loadTimeout: ['loadTimeoutMs', 'duration'], maxBodySize: ['maxBodyBytes', 'size'],
-  shutdownGrace: ['shutdownGraceMs', 'duration'], models: 'models',
+  shutdownGrace: ['shutdownGraceMs', 'duration'], models: 'models', allowedHosts: ['allowedHosts', 'strings'],
+  cors: { section: { origins: ['corsOrigins', 'strings'] } },
 };
 const MODEL: Record<string, [keyof GatewayModelConfig, Kind]> = {
   model: ['model', 'string'], runtime: ['runtime', 'string'], ctxSize: ['ctxSize', 'integer'],
   gpuLayers: ['gpuLayers', 'integer'], parallel: ['parallel', 'integer'], threads: ['threads', 'integer'],
   ttl: ['ttlMs', 'duration'], args: ['args', 'strings'], aliases: ['aliases', 'strings'],
   promptTemplate: ['promptTemplate', 'string'], force: ['force', 'boolean'], rpc: ['rpc', 'rpc'],
+  embeddings: ['embeddings', 'boolean'], reranking: ['reranking', 'boolean'],
 };
 
 /** Reads and validates a config file. */
@@ -156,7 +169,11 @@ export function parseGatewayConfig(text: string, file: string, env: NodeJS.Proce
       config.models = readModels(valueNode, read, fail);
       continue;
     }
-    const [field, kind] = spec!;
+    if (!Array.isArray(spec)) {
+      readSection(valueNode, key, spec!.section, config, read, fail);
+      continue;
+    }
+    const [field, kind] = spec;
     (config as Record<string, unknown>)[field] = read(valueNode, kind, key);
   }
   if (config.port !== undefined && config.port > 65535) fail(root, `port must be at most 65535, got ${config.port}.`);
@@ -165,6 +182,17 @@ export function parseGatewayConfig(text: string, file: string, env: NodeJS.Proce
 
 type Reader = (node: Node | null, kind: Kind, key: string) => unknown;
 type Fail = (node: Node | null | undefined, message: string) => never;
+
+function readSection(node: Node | null, name: string, fields: Record<string, Field>, config: GatewayConfig, read: Reader, fail: Fail): void {
+  if (node === null || !isMap(node)) return void fail(node, `${name} must be a mapping (${Object.keys(fields).join(', ')}).`);
+  for (const pair of node.items) {
+    const keyNode = pair.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : '?';
+    const field = fields[key];
+    if (!field) fail(keyNode, `${name}: unknown key ${JSON.stringify(key)} (known: ${Object.keys(fields).join(', ')}).`);
+    (config as Record<string, unknown>)[field![0]] = read(pair.value as Node | null, field![1], `${name}.${key}`);
+  }
+}
 
 function readModels(node: Node | null, read: Reader, fail: Fail): GatewayModelConfig[] {
   if (node === null || !isMap(node)) return fail(node, 'models must be a mapping of names to model settings.');

@@ -6,6 +6,9 @@
  */
 import { LlamactlError, type LlamactlErrorOptions } from '../errors.js';
 
+/** The APIs the gateway speaks: each has its own error shape (see api-errors.ts). */
+export type Api = 'openai' | 'anthropic' | 'replicate' | 'workers-ai';
+
 export interface GatewayErrorOptions extends LlamactlErrorOptions {
   /** Seconds for the Retry-After header (429/503). */
   retryAfterS?: number | undefined;

@@ -3,7 +3,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelStatus } from './model-handle.js';
 import type { SchedulerEvent } from './scheduler.js';
 
-export type ApiName = 'openai' | 'replicate' | 'workers-ai';
+import type { Api } from './gateway-error.js';
+
+export type ApiName = Api;
 
 export class GatewayMetrics {
   readonly registry = new Registry();

@@ -6,66 +6,125 @@
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Lease } from './scheduler.js';
 import { GatewayError } from './gateway-error.js';
+import { anthropicError, streamErrorEvent, type Api } from './api-errors.js';
 
-/** Kept-alive sockets to the engines (all on 127.0.0.1). */
-const agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 1000 });
+/** Kept-alive sockets to the engines (all on 127.0.0.1; the agent keeps one pool per engine port), Nagle off. */
+const agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 1000, scheduling: 'lifo', noDelay: true } as ConstructorParameters<typeof Agent>[0]);
+
+export interface RelayTarget {
+  /** The engine's path (the same as the gateway's). */
+  path: string;
+  /** Whose error shape the answer must have. */
+  api: Api;
+}
 
 export interface RelayResult {
   status: number;
   /** ms from sending to the first byte of the answer's body. */
   firstByteMs: number | undefined;
-  /** From the `usage` the engine put at the end of its answer, when it did. */
+  /** From the `usage` the engine put in its answer, when it did. */
   promptTokens: number | undefined;
   completionTokens: number | undefined;
 }
 
 // content-length too: a plain answer then goes out without chunked framing, in fewer writes.
-const PASSED_HEADERS = ['content-type', 'content-length', 'cache-control'];
+const PASSED_HEADERS = ['content-type', 'content-length', 'cache-control'] as const;
+/** How much of an answer's start and end is kept to read `usage` from (Anthropic streams put input tokens first). */
+const KEPT_BYTES = 4096;
+/** The largest engine error body that is read to be reshaped (Anthropic routes). */
+const MAX_ERROR_BYTES = 65_536;
 
-/** Sends `body` to `path` on the lease's engine and pipes the answer into `res`. Throws GatewayError before headers. */
+/** Sends `body` to the target on the lease's engine and pipes the answer into `res`. Throws GatewayError before headers. */
 export async function relay(
   lease: Lease,
-  path: string,
+  target: RelayTarget,
   body: Buffer,
   req: IncomingMessage,
   res: ServerResponse,
   signal: AbortSignal,
 ): Promise<RelayResult> {
   const started = performance.now();
-  const upstream = await send(lease, path, body, req.headers.accept, signal);
+  const upstream = await send(lease, target.path, body, req.headers.accept, signal);
   const result: RelayResult = { status: upstream.statusCode ?? 502, firstByteMs: undefined, promptTokens: undefined, completionTokens: undefined };
+  if (result.status >= 400 && target.api === 'anthropic') {
+    await reshapeAnthropicError(upstream, res, result.status);
+    return result;
+  }
   const headers: Record<string, string> = {};
   for (const name of PASSED_HEADERS) {
     const value = upstream.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  if (headers['content-type']?.startsWith('text/event-stream')) headers['x-accel-buffering'] = 'no';
+  const streaming = headers['content-type']?.startsWith('text/event-stream') === true;
+  if (streaming) headers['x-accel-buffering'] = 'no';
   // Not flushed on their own: the headers leave with the first chunk of the body, one write fewer per request.
   res.writeHead(result.status, headers);
-  // Keep only the end of the answer: that is where the engine puts `usage`.
-  let tail = '';
+  const kept = new KeptEnds();
   try {
     const outcome = await pump(upstream, res, (chunk) => {
       result.firstByteMs ??= performance.now() - started;
-      tail = (tail + chunk.toString('latin1')).slice(-4096);
+      kept.add(chunk);
     });
     // The client left: nothing to tell anyone; the upstream socket is destroyed, so the engine frees the slot.
     if (outcome === 'gone') return result;
   } catch (error) {
     const crash = await lease.crashError();
     const message = crash?.message ?? `The engine's answer broke off: ${(error as Error).message}`;
-    // The status is gone already: a stream ends with an error event (the OpenAI clients throw it), a plain answer is
-    // cut off (its client sees a broken body, not a short one that looks whole).
-    if (headers['content-type']?.startsWith('text/event-stream') && !res.destroyed) {
-      res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error', code: crash?.reason ?? 'upstream_error' } })}\n\n`);
-    } else res.destroy();
+    // The status is gone already: a stream ends with its API's error event (its client throws it), a plain answer
+    // is cut off (its client sees a broken body, not a short one that looks whole).
+    if (streaming && !res.destroyed) res.end(streamErrorEvent(target.api, target.path, message, crash?.reason ?? 'upstream_error'));
+    else res.destroy();
     throw crash ?? new GatewayError(502, 'upstream_error', message);
   }
-  const prompt = /"prompt_tokens":\s*(\d+)/g;
-  const completion = /"completion_tokens":\s*(\d+)/g;
-  result.promptTokens = lastNumber(prompt, tail);
-  result.completionTokens = lastNumber(completion, tail);
+  const text = kept.text();
+  result.promptTokens = lastNumber(/"(?:prompt_tokens|input_tokens)":\s*(\d+)/g, text);
+  result.completionTokens = lastNumber(/"(?:completion_tokens|output_tokens)":\s*(\d+)/g, text);
   return result;
+}
+
+/** The first and the last KEPT_BYTES of a body, without copying every chunk as it passes. */
+class KeptEnds {
+  #head = '';
+  #last: Buffer | undefined;
+  #beforeLast: Buffer | undefined;
+
+  add(chunk: Buffer): void {
+    if (this.#head.length < KEPT_BYTES) this.#head += chunk.toString('latin1', 0, KEPT_BYTES - this.#head.length);
+    this.#beforeLast = this.#last;
+    this.#last = chunk;
+  }
+
+  text(): string {
+    const tail = Buffer.concat([this.#beforeLast ?? Buffer.alloc(0), this.#last ?? Buffer.alloc(0)]);
+    return `${this.#head}\n${tail.toString('latin1', Math.max(0, tail.length - KEPT_BYTES))}`;
+  }
+}
+
+/** The engine's error (OpenAI-shaped) in Anthropic's shape, with the same status, so its SDK raises the right class. */
+async function reshapeAnthropicError(upstream: IncomingMessage, res: ServerResponse, status: number): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of upstream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_ERROR_BYTES) break;
+      chunks.push(chunk);
+    }
+  } catch {
+    // what arrived is enough for a message
+  }
+  upstream.destroy();
+  const text = Buffer.concat(chunks).toString('utf8');
+  let message = text.slice(0, 2000);
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+  } catch {
+    // not JSON: the text itself
+  }
+  const payload = JSON.stringify(anthropicError(status, message || `The engine answered ${status}.`));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
 }
 
 /**

@@ -1,22 +1,25 @@
 /**
- * Which handler answers a request, which API's error shape it gets, and the key check (every route but `/health`
- * and Replicate's stream URLs needs a key when keys are configured).
+ * Which handler answers a request, which API's error shape it gets, and the checks every request passes first: the
+ * guard (Host, Origin, Content-Type, CORS: see guard.ts), then the key (every route but `/health` and Replicate's
+ * stream URLs needs one when keys are configured).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendApiError, type Api } from './api-errors.js';
 import type { KeyCheck } from './auth.js';
 import type { GatewayContext } from './context.js';
+import { ENGINE_ROUTES, relayEngineRoute } from './engine-routes.js';
 import { GatewayError, toGatewayError } from './gateway-error.js';
+import type { RequestGuard } from './guard.js';
 import { sendJson } from './http-io.js';
-import { listModels, OPENAI_PATHS, relayOpenAi, sendOpenAiError } from './openai-routes.js';
-import { cancelPrediction, createPrediction, getPrediction, sendReplicateError, streamPrediction } from './replicate-routes.js';
-import { runWorkersAi, sendWorkersAiError } from './workers-ai-routes.js';
-
-type Api = 'openai' | 'replicate' | 'workers-ai';
+import { getModel, listModels } from './model-list.js';
+import { cancelPrediction, createPrediction, getPrediction, streamPrediction } from './replicate-routes.js';
+import { runWorkersAi } from './workers-ai-routes.js';
 
 export interface RouterOptions {
   keys: KeyCheck;
   /** Also accepted on /gateway/models, for `llamactl ps` (from the 0600 key file next to the gateway's record). */
   adminKey?: KeyCheck | undefined;
+  guard: RequestGuard;
 }
 
 export async function route(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, options: RouterOptions): Promise<void> {
@@ -24,6 +27,9 @@ export async function route(req: IncomingMessage, res: ServerResponse, ctx: Gate
   const method = req.method ?? 'GET';
   const api = apiOf(path);
   try {
+    const verdict = options.guard.check(req, res);
+    if (verdict === 'answered') return;
+    if (verdict !== true) throw verdict;
     if (path === '/health' && (method === 'GET' || method === 'HEAD')) return sendJson(res, 200, { status: 'ok' });
     const stream = /^\/v1\/streams\/([a-z2-7]{16,128})$/.exec(path);
     if (stream && method === 'GET') return await streamPrediction(req, res, ctx, stream[1]!);
@@ -38,8 +44,11 @@ export async function route(req: IncomingMessage, res: ServerResponse, ctx: Gate
       res.end(text);
       return;
     }
+    const engineRoute = method === 'POST' ? ENGINE_ROUTES.get(path) : undefined;
+    if (engineRoute) return await relayEngineRoute(req, res, ctx, engineRoute);
     if (method === 'GET' && path === '/v1/models') return await listModels(req, res, ctx);
-    if (method === 'POST' && OPENAI_PATHS.has(path)) return await relayOpenAi(req, res, ctx, path);
+    const modelPath = /^\/v1\/models\/(.{1,400})$/.exec(path);
+    if (method === 'GET' && modelPath) return await getModel(req, res, ctx, decode(modelPath[1]!));
     const replicateModel = /^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/.exec(path);
     if (replicateModel && method === 'POST') {
       const [owner, name] = [decode(replicateModel[1]!), decode(replicateModel[2]!)];
@@ -59,28 +68,21 @@ export async function route(req: IncomingMessage, res: ServerResponse, ctx: Gate
       res.destroy();
       return;
     }
-    sendError(api, res, toGatewayError(error));
+    const failure = toGatewayError(error);
+    if (failure.status === 499) res.destroy();
+    else sendApiError(api, res, failure);
   }
-}
-
-function sendError(api: Api, res: ServerResponse, error: GatewayError): void {
-  if (error.status === 499) {
-    res.destroy();
-    return;
-  }
-  if (api === 'replicate') sendReplicateError(res, error);
-  else if (api === 'workers-ai') sendWorkersAiError(res, error);
-  else sendOpenAiError(res, error);
 }
 
 function apiOf(path: string): Api {
+  if (path.startsWith('/v1/messages')) return 'anthropic';
   if (path.startsWith('/client/v4/') || path.startsWith('/ai/') || path.startsWith('/accounts/')) return 'workers-ai';
   if (path.startsWith('/v1/predictions') || path.startsWith('/v1/streams/') || /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/.test(path)) return 'replicate';
   return 'openai';
 }
 
 function unauthorized(): GatewayError {
-  return new GatewayError(401, 'invalid_api_key', 'A valid API key is required: send Authorization: Bearer <key>.');
+  return new GatewayError(401, 'invalid_api_key', 'A valid API key is required: send Authorization: Bearer <key> (or x-api-key: <key>).');
 }
 
 function decode(segment: string): string {

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startServer, type RunningServer } from '../server/start-server.js';
+import { capabilityArgs } from './capabilities.js';
 import type { GatewayModelConfig } from './config.js';
 import { GatewayError } from './gateway-error.js';
 import { ModelHandle, type ModelStatus } from './model-handle.js';
@@ -258,9 +259,9 @@ function engineEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** The engine answers under the gateway's name for the model (not its file path), unless told otherwise. */
 function engineArgs(config: GatewayModelConfig): string[] {
-  const args = config.args ?? [];
+  const args = [...capabilityArgs(config), ...(config.args ?? [])];
   // llamafiler (`--v2`) has no --alias.
-  if (args.some((arg) => arg === '--alias' || arg === '-a' || arg === '--v2')) return [...args];
+  if (args.some((arg) => arg === '--alias' || arg === '-a' || arg === '--v2')) return args;
   return ['--alias', config.name, ...args];
 }
 

@@ -19,6 +19,7 @@ import { KeyCheck } from './auth.js';
 import { Catalog, storeCatalogModels } from './catalog.js';
 import { loadGatewayConfig, type GatewayConfig, type GatewayModelConfig } from './config.js';
 import type { GatewayContext } from './context.js';
+import { RequestGuard } from './guard.js';
 import { GatewayMetrics } from './metrics.js';
 import type { ModelStatus } from './model-handle.js';
 import { PredictionStore } from './prediction-store.js';
@@ -70,6 +71,15 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
     }
     options.onEvent?.({ type: 'warning', message: `Listening on ${host} without an API key (--insecure): anyone who can reach it can use your models.` });
   }
+  const corsOrigins = pick('corsOrigins') ?? [];
+  if (corsOrigins.includes('*') && keys.length === 0) {
+    throw new UsageError('cors.origins "*" lets every web page use the gateway, so it needs API keys: a page could otherwise drive your models.', {
+      hint: 'Set apiKeys (or --api-key) too, or list the exact origins that may call the gateway.',
+    });
+  }
+  // Names from the command line add to the config's.
+  const allowedHosts = [...(options.allowedHosts ?? []), ...(fileConfig.allowedHosts ?? [])];
+  const guard = new RequestGuard({ allowedHosts, corsOrigins, boundHost: host });
   const models = options.models ?? fileConfig.models ?? (await storeCatalogModels(env));
   const catalog = new Catalog(models);
   const preload = pick('preload') ?? [];
@@ -94,7 +104,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
   const predictions = new PredictionStore();
   let url = '';
   const ctx: GatewayContext = { catalog, scheduler, metrics, predictions, maxBodyBytes: pick('maxBodyBytes') ?? 8 * 2 ** 20, baseUrl: (req) => urlFor(req, url) };
-  const routerOptions = { keys: new KeyCheck(keys), adminKey: options.adminKey ? new KeyCheck([options.adminKey]) : undefined };
+  const routerOptions = { keys: new KeyCheck(keys), adminKey: options.adminKey ? new KeyCheck([options.adminKey]) : undefined, guard };
 
   let active = 0;
   let drained: (() => void) | undefined;

@@ -43,11 +43,11 @@ describe('gateway: Workers AI API', () => {
     const result = (await cloudflare.ai.run('@cf/llamactl/tiny-a', { account_id, prompt: 'Tell me about PEP-8', max_tokens: 6 })) as Result;
     expect(result.usage.completion_tokens).toBe(6);
     const response = await fetch(`${gateway.url}/client/v4/accounts/${account_id}/ai/run/%40cf%2Fllamactl%2Ftiny-a`, {
-      method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ prompt: 'Once upon a time', raw: true, max_tokens: 5 }),
+      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Once upon a time', raw: true, max_tokens: 5 }),
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ result: { response: expect.any(String), usage: { completion_tokens: 5 } }, success: true, errors: [], messages: [] });
-    const short = await fetch(`${gateway.url}/ai/run/@cf/llamactl/tiny-a`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ prompt: 'Hi', max_tokens: 2 }) });
+    const short = await fetch(`${gateway.url}/ai/run/@cf/llamactl/tiny-a`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Hi', max_tokens: 2 }) });
     expect(await short.json()).toMatchObject({ success: true, result: { usage: { completion_tokens: 2 } } });
   });
 
@@ -76,7 +76,7 @@ describe('gateway: Workers AI API', () => {
     const missing = await cloudflare.ai.run('@cf/meta/llama-3.1-8b-instruct', { account_id, prompt: 'x' }).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Cloudflare.NotFoundError);
     expect((missing as { errors: { message: string }[] }).errors[0]!.message).toMatch(/Closest: @cf\/llamactl\/tiny-a/);
-    const denied = await fetch(`${gateway.url}/client/v4/accounts/x/ai/run/@cf/llamactl/tiny-a`, { method: 'POST', body: '{"prompt":"x"}' });
+    const denied = await fetch(`${gateway.url}/client/v4/accounts/x/ai/run/@cf/llamactl/tiny-a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"x"}' });
     expect(denied.status).toBe(401);
     expect(await denied.json()).toMatchObject({ success: false, errors: [{ code: 401 }] });
   });

@@ -21,6 +21,8 @@ export interface GatewayCommandOptions {
   /** For ps / logs / stop. @default 'gateway' */
   name?: string | undefined;
   insecure?: boolean | undefined;
+  /** Host names requests may name besides this machine's (a reverse proxy's); added to the config's allowedHosts. */
+  allowedHost?: string[] | undefined;
   json?: boolean | undefined;
 }
 
@@ -49,6 +51,7 @@ export async function gatewayCommand(options: GatewayCommandOptions = {}): Promi
     gpuMemoryBudget: options.gpuMemoryBudget,
     ttlMs: options.ttlMs,
     insecure: options.insecure,
+    allowedHosts: options.allowedHost,
   });
 }
 
@@ -96,7 +99,7 @@ interface GatewayFlags extends Omit<GatewayCommandOptions, 'ttlMs'> {
 export function registerGateway(program: Command): void {
   program
     .command('gateway')
-    .description('One endpoint for every model (OpenAI, Replicate and Workers AI APIs), loading models on demand within a memory budget.')
+    .description('One endpoint for every model (OpenAI, Anthropic, Replicate and Workers AI APIs), loading models on demand within a memory budget.')
     .option('--config <file>', 'gateway config, YAML or JSON (default: $LLAMACTL_HOME/gateway.yaml if present)')
     .option('--host <host>', 'address to bind (default 127.0.0.1)')
     .option('--port <port>', 'port to bind (default 8181; 0: a free one)', integer('--port', { min: 0, max: 65535 }))
@@ -107,12 +110,14 @@ export function registerGateway(program: Command): void {
     .option('--detach', 'run in the background; return once it listens (see ps / logs / stop)')
     .option('--name <name>', 'name for ps / logs / stop', 'gateway')
     .option('--insecure', 'allow a non-loopback --host without an API key')
+    .option('--allowed-host <name>', 'also answer requests whose Host is this name, e.g. a reverse proxy\'s (repeatable; *.domain for its subdomains)', collect)
     .option('--json', 'NDJSON events on stdout (with --detach: one object with url and pid)')
     .addHelpText(
       'after',
       examples([
         'llamactl gateway',
         'llamactl gateway --config gateway.yaml --memory-budget 48GB --ttl 10m',
+        'LLAMACTL_GATEWAY_KEY=secret llamactl gateway --host 0.0.0.0 --allowed-host llm.home.arpa',
         'LLAMACTL_GATEWAY_KEY=secret llamactl gateway --detach --json',
         'llamactl stop gateway',
       ]),
