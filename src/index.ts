@@ -17,6 +17,8 @@ export { connect, type ConnectOptions, type Connection } from './server/connect.
 export { SseDecoder, decodeSse, type SseEvent } from './client/sse.js';
 export { parsePrometheus } from './client/metrics.js';
 export type * from './client/types.js';
+export { messageText } from './client/messages.js';
+export type { ContentBlock, ContentDelta, CountTokensResponse, Message, MessageParam, MessagesRequest, MessageStreamEvent, MessageTool } from './client/messages.js';
 export { startServer, type StartServerOptions, type RunningServer, type RestartEvent, type ServerExit } from './server/start-server.js';
 export { listServers, findServer, removeServer, type ServerRecord, type ServerStatus, type ServerState } from './store/servers.js';
 export { stopServer, stopAllServers, type StopOptions } from './server/stop-detached.js';

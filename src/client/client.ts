@@ -14,6 +14,7 @@ import { APIError } from '../errors.js';
 import { chatAccumulator, completionAccumulator, textCompletionAccumulator } from './accumulate.js';
 import { parseBody } from './api-errors.js';
 import { toNativeRequest, toTextCompletion } from './legacy-completions.js';
+import { messageAccumulator, type CountTokensResponse, type Message, type MessagesRequest, type MessageStreamEvent } from './messages.js';
 import { parsePrometheus } from './metrics.js';
 import { Stream, type Accumulator } from './stream.js';
 import { Transport } from './transport.js';
@@ -106,15 +107,31 @@ export class LlamafileClient {
     return parsePrometheus(await response.body.text());
   }
 
-  /** POST /tokenize. */
-  tokenize(request: string | TokenizeRequest, options: RequestOptions = {}): Promise<TokenizeResponse> {
-    const body = typeof request === 'string' ? { content: request } : request;
+  /** POST /tokenize. Through a gateway, name the model (`{ content, model }`, or `options.model`). */
+  tokenize(request: string | TokenizeRequest, options: RequestOptions & { model?: string } = {}): Promise<TokenizeResponse> {
+    const body = { ...(typeof request === 'string' ? { content: request } : request), ...(options.model ? { model: options.model } : {}) };
     return this.#http.json('POST', '/tokenize', body, options.signal);
   }
 
-  /** POST /detokenize. */
-  detokenize(tokens: readonly number[], options: RequestOptions = {}): Promise<DetokenizeResponse> {
-    return this.#http.json('POST', '/detokenize', { tokens }, options.signal);
+  /** POST /detokenize. Through a gateway, name the model in `options.model`. */
+  detokenize(tokens: readonly number[], options: RequestOptions & { model?: string } = {}): Promise<DetokenizeResponse> {
+    return this.#http.json('POST', '/detokenize', { tokens, ...(options.model ? { model: options.model } : {}) }, options.signal);
+  }
+
+  /**
+   * POST /v1/messages, Anthropic's Messages API. `stream: true` returns a Stream of its named events
+   * (`message_start`, `content_block_delta`, …, `message_stop`); `finalResponse()` folds them into the message.
+   */
+  messages(request: MessagesRequest & { stream: true }, options?: RequestOptions): Stream<MessageStreamEvent, Message>;
+  messages(request: MessagesRequest & { stream?: false }, options?: RequestOptions): Promise<Message>;
+  messages(request: MessagesRequest, options: RequestOptions = {}): Promise<Message> | Stream<MessageStreamEvent, Message> {
+    if (request.stream) return this.#stream('/v1/messages', request, options, messageAccumulator());
+    return this.#http.json('POST', '/v1/messages', request, options.signal);
+  }
+
+  /** POST /v1/messages/count_tokens: the prompt's size in tokens, as the model's template renders it. */
+  countMessageTokens(request: Omit<MessagesRequest, 'max_tokens' | 'stream'>, options: RequestOptions = {}): Promise<CountTokensResponse> {
+    return this.#http.json('POST', '/v1/messages/count_tokens', request, options.signal);
   }
 
   /** POST /v1/embeddings (needs a server started with `--embeddings`). */

@@ -97,6 +97,8 @@ export interface Slot {
 
 export interface TokenizeRequest {
   content: string;
+  /** The model's name on a gateway (a single engine ignores it). */
+  model?: string;
   /** Add BOS etc. @default false */
   add_special?: boolean;
   /** Return `{ id, piece }` objects instead of bare ids. @default false */

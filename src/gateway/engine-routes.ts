@@ -13,6 +13,7 @@ import { toGatewayError } from './gateway-error.js';
 import { clientGone, readBody } from './http-io.js';
 import { modelField } from './model-field.js';
 import { relay } from './proxy.js';
+import { ResponsesEventFixer } from './responses-events.js';
 
 export interface EngineRoute {
   /** The path on the gateway and on the engine. */
@@ -56,7 +57,8 @@ export async function relayEngineRoute(req: IncomingMessage, res: ServerResponse
     const lease = await ctx.scheduler.acquire(model, gone);
     let ok = false;
     try {
-      const result = await relay(lease, route, body, req, res, gone);
+      const fixer = route.path === '/v1/responses' ? () => new ResponsesEventFixer(model.name) : undefined;
+      const result = await relay(lease, route, body, req, res, gone, fixer);
       status = gone.aborted ? 499 : result.status;
       ok = result.status < 400 && !gone.aborted;
       if (result.firstByteMs !== undefined) ctx.metrics.firstToken(name, route.api, result.firstByteMs / 1000);

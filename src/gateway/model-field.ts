@@ -27,7 +27,7 @@ function scan(body: Buffer): string | undefined | typeof FALLBACK {
   for (;;) {
     if (body[at] !== QUOTE) return FALLBACK;
     const keyEnd = stringEnd(body, at);
-    if (keyEnd < 0) return FALLBACK;
+    if (keyEnd < 0 || hasEscape(body, at, keyEnd)) return FALLBACK;
     const isModel = keyEnd - at + 1 === MODEL_KEY.length && body.compare(MODEL_KEY, 0, MODEL_KEY.length, at, keyEnd + 1) === 0;
     at = skipSpace(body, keyEnd + 1);
     if (body[at] !== 0x3a) return FALLBACK; // :
@@ -35,7 +35,7 @@ function scan(body: Buffer): string | undefined | typeof FALLBACK {
     if (isModel) {
       if (body[at] !== QUOTE) return FALLBACK;
       const end = stringEnd(body, at);
-      if (end < 0 || body.indexOf(BACKSLASH, at) !== -1 && body.indexOf(BACKSLASH, at) < end) return FALLBACK;
+      if (end < 0 || hasEscape(body, at, end)) return FALLBACK;
       return body.toString('utf8', at + 1, end);
     }
     at = skipValue(body, at);
@@ -44,6 +44,11 @@ function scan(body: Buffer): string | undefined | typeof FALLBACK {
     if (body[at] === 0x2c) at = skipSpace(body, at + 1); // ,
     else return body[at] === 0x7d ? undefined : FALLBACK; // } ends the object without a model
   }
+}
+
+function hasEscape(body: Buffer, start: number, end: number): boolean {
+  const slash = body.indexOf(BACKSLASH, start);
+  return slash !== -1 && slash < end;
 }
 
 function skipSpace(body: Buffer, at: number): number {

@@ -18,6 +18,12 @@ export interface RelayTarget {
   api: Api;
 }
 
+/** Rewrites a streamed answer event by event (see responses-events.ts). */
+export interface StreamTransform {
+  push(chunk: Buffer): string;
+  end(): string;
+}
+
 export interface RelayResult {
   status: number;
   /** ms from sending to the first byte of the answer's body. */
@@ -42,6 +48,8 @@ export async function relay(
   req: IncomingMessage,
   res: ServerResponse,
   signal: AbortSignal,
+  /** Made only when the answer is a stream. */
+  streamTransform?: () => StreamTransform,
 ): Promise<RelayResult> {
   const started = performance.now();
   const upstream = await send(lease, target.path, body, req.headers.accept, signal);
@@ -60,11 +68,13 @@ export async function relay(
   // Not flushed on their own: the headers leave with the first chunk of the body, one write fewer per request.
   res.writeHead(result.status, headers);
   const kept = new KeptEnds();
+  const transform = streaming ? streamTransform?.() : undefined;
+  if (transform) delete headers['content-length'];
   try {
     const outcome = await pump(upstream, res, (chunk) => {
       result.firstByteMs ??= performance.now() - started;
       kept.add(chunk);
-    });
+    }, transform);
     // The client left: nothing to tell anyone; the upstream socket is destroyed, so the engine frees the slot.
     if (outcome === 'gone') return result;
   } catch (error) {
@@ -132,7 +142,7 @@ async function reshapeAnthropicError(upstream: IncomingMessage, res: ServerRespo
  * `done`, or `gone` when the client left first (the upstream request is destroyed then); rejects when the engine's
  * side breaks off (unlike `pipeline`, which would destroy `res` too and leave no way to say why).
  */
-function pump(upstream: IncomingMessage, res: ServerResponse, onChunk: (chunk: Buffer) => void): Promise<'done' | 'gone'> {
+function pump(upstream: IncomingMessage, res: ServerResponse, onChunk: (chunk: Buffer) => void, transform?: StreamTransform): Promise<'done' | 'gone'> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (then: () => void) => {
@@ -142,11 +152,12 @@ function pump(upstream: IncomingMessage, res: ServerResponse, onChunk: (chunk: B
     };
     upstream.on('data', (chunk: Buffer) => {
       onChunk(chunk);
-      if (!res.write(chunk)) upstream.pause();
+      const out = transform ? transform.push(chunk) : chunk;
+      if (out.length > 0 && !res.write(out)) upstream.pause();
     });
     res.on('drain', () => upstream.resume());
     upstream.on('end', () => settle(() => {
-      res.end();
+      res.end(transform?.end());
       resolve('done');
     }));
     upstream.on('error', (error) => settle(() => reject(error)));
