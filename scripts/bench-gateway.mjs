@@ -4,15 +4,19 @@
  *  (a) a non-streamed request (/v1/completions, 1 token) through the gateway vs. straight to the same engine:
  *      added latency, median and p99 (targets ≤ 1 ms, ≤ 3 ms);
  *  (b) a streamed request (32 tokens): time to first chunk and time per chunk, gateway vs. direct (≤ 0.5 ms added);
- *  (c) 16 concurrent clients over two models (8 slots each): tokens/s through the gateway vs. direct (≥ 0.95×);
+ *  (c) 16 concurrent clients over two models (8 slots each): tokens/s through the gateway vs. direct (≥ 0.95×), the
+ *      gateway running as its own process (`llamactl gateway`), as it does for users; its CPU per request is read
+ *      from /proc (user + system);
  *  (d) cold start: a request for an unloaded model until its first byte, vs. startServer()'s ready time (≤ +30 ms);
- *  (e) (a) and (d) against llama-server's own router mode (`llama-server --models-dir DIR`, same build, same models).
+ *  (e) (a) and (d) against llama-server's own router mode (`llama-server --models-dir DIR`, same build, same models);
+ *  (f) Anthropic's Messages API (/v1/messages): added latency of a non-streamed request (1 token) and, streamed (32
+ *      tokens), of the first event and per event, gateway vs. direct (the same bounds as (a) and (b)).
  * Rounds alternate gateway/direct so that machine noise hits both. Needs `npm run build` and the engine.
- * Options: --rounds N (default 200 for (a)), --seconds S for (c) (default 16), --only abcde, --json. Linux (reads the engine's port
+ * Options: --rounds N (default 200 for (a)), --seconds S for (c) (default 16), --only abcdef, --json. Linux (reads the engine's port
  * and key from /proc, as the test helpers do).
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,8 +28,8 @@ const option = (name, fallback) => (args.includes(name) ? Number(args[args.index
 const rounds = option('--rounds', 200);
 const seconds = option('--seconds', 16);
 const asJson = args.includes('--json');
-/** --only abcde: run some of the parts. */
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcde';
+/** --only abcdef: run some of the parts. */
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcdef';
 
 const { findLlamaCppBuild, ensureLlamaCppBuild } = await import('../dist/demo/llama-cpp-build.js');
 const { ensureTinyModel, writeTinyModel, vocabPath } = await import('../dist/demo/tiny-model.js');
@@ -96,24 +100,48 @@ function get(base, path) {
 }
 
 async function engineOf(gateway, name) {
-  const pid = gateway.models().find((model) => model.name === name).pid;
+  const models = gateway.models ? gateway.models() : JSON.parse((await get(gateway.url, '/gateway/models')).text).models;
+  const pid = models.find((model) => model.name === name).pid;
   const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
   const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
   return { url: `http://127.0.0.1:${argv[argv.indexOf('--port') + 1]}`, key: environ.find((e) => e.startsWith('LLAMA_API_KEY=')).slice(14) };
 }
 
 const small = { runtime: engine.serverPath, ctxSize: 256, threads: 1, parallel: 1 };
+
+/** `llamactl gateway` as its own process over `models` (a JSON config); resolves once it listens. */
+async function gatewayProcess(models) {
+  const config = join(work, 'gateway.json');
+  const entries = Object.fromEntries(models.map(({ name, ...rest }) => [name, rest]));
+  await writeFile(config, JSON.stringify({ port: 0, ttl: 0, queueSize: 64, models: entries }));
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'llamactl.js'), 'gateway', '--config', config, '--json'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LLAMACTL_HOME: work } });
+  const ready = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (data) => {
+      text += data;
+      for (const line of text.split('\n')) if (line.includes('"ready"')) resolve(JSON.parse(line));
+    });
+    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before it listened`)));
+  });
+  return {
+    url: ready.url, pid: child.pid,
+    close: () => new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
+}
 const one = { prompt: 'Hello', max_tokens: 1, temperature: 0, cache_prompt: true };
 
-/** (a)/(e-a): alternating non-streamed requests, `model` through `viaUrl` vs. straight to `direct`. */
-async function added(viaUrl, model, direct, viaKey) {
+/** (a)/(e-a)/(f): alternating non-streamed requests, `model` through `viaUrl` vs. straight to `direct`. */
+async function added(viaUrl, model, direct, viaKey, path = '/v1/completions', body = one) {
   const via = [];
   const straight = [];
-  for (let i = 0; i < 20; i++) await post(viaUrl, '/v1/completions', { ...one, model }, viaKey); // warm both paths
-  for (let i = 0; i < 20; i++) await post(direct.url, '/v1/completions', one, direct.key);
+  for (let i = 0; i < 20; i++) await post(viaUrl, path, { ...body, model }, viaKey); // warm both paths
+  for (let i = 0; i < 20; i++) await post(direct.url, path, body, direct.key);
   for (let i = 0; i < rounds; i++) {
-    via.push((await post(viaUrl, '/v1/completions', { ...one, model }, viaKey)).total);
-    straight.push((await post(direct.url, '/v1/completions', one, direct.key)).total);
+    via.push((await post(viaUrl, path, { ...body, model }, viaKey)).total);
+    straight.push((await post(direct.url, path, body, direct.key)).total);
   }
   return {
     direct: { median: round2(median(straight)), p99: round2(quantile(straight, 0.99)) },
@@ -123,12 +151,11 @@ async function added(viaUrl, model, direct, viaKey) {
   };
 }
 
-async function streaming(gateway, direct) {
-  const stream = { prompt: 'Once upon a time', max_tokens: 32, temperature: 0, stream: true };
+async function streaming(gateway, direct, path = '/v1/completions', stream = { prompt: 'Once upon a time', max_tokens: 32, temperature: 0, stream: true }) {
   const result = { via: { ttft: [], perChunk: [] }, direct: { ttft: [], perChunk: [] } };
   for (let i = 0; i < 30; i++) {
     for (const [side, base, key, model] of [['via', gateway.url, undefined, 'tiny-a'], ['direct', direct.url, direct.key, undefined]]) {
-      const { chunks } = await post(base, '/v1/completions', { ...stream, ...(model ? { model } : {}) }, key);
+      const { chunks } = await post(base, path, { ...stream, ...(model ? { model } : {}) }, key);
       result[side].ttft.push(chunks[0]);
       result[side].perChunk.push((chunks.at(-1) - chunks[0]) / Math.max(1, chunks.length - 1));
     }
@@ -139,11 +166,15 @@ async function streaming(gateway, direct) {
   return { via, direct: straight, addedTtft: round2(via.ttft - straight.ttft), addedPerChunk: round2(via.perChunk - straight.perChunk) };
 }
 
-/** CPU ms per request of this process (load generator, plus the gateway when it is in the path). */
+/** CPU ms per request of the gateway's process (user + system, from /proc). */
 const cpuPerRequest = [];
+const cpuMsOf = async (pid) => {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / 100; // clock ticks of 10 ms
+};
 
 /** (c): 16 clients, 8 per model, for a quarter of `seconds`; completion tokens per second. */
-async function throughput(targets) {
+async function throughput(targets, gatewayPid) {
   const deadline = performance.now() + (seconds * 1000) / 4;
   let tokens = 0;
   let requests = 0;
@@ -155,10 +186,9 @@ async function throughput(targets) {
     }
   };
   const started = performance.now();
-  const cpu = process.cpuUsage();
+  const cpu = gatewayPid ? await cpuMsOf(gatewayPid) : 0;
   await Promise.all(Array.from({ length: 16 }, (_, i) => client(targets[i % 2])));
-  const used = process.cpuUsage(cpu);
-  cpuPerRequest.push({ side: targets[0].model ? 'via' : 'direct', ms: (used.user + used.system) / 1000 / requests });
+  if (gatewayPid) cpuPerRequest.push((await cpuMsOf(gatewayPid) - cpu) / requests);
   return round2(tokens / ((performance.now() - started) / 1000));
 }
 
@@ -235,26 +265,40 @@ try {
     await gateway.close();
   }
   if (only.includes('c')) {
-    const wide = models.map((model) => ({ ...model, ctxSize: 2048, parallel: 8, threads: 1 }));
-    const gateway = await startGateway({ port: 0, ttlMs: 0, models: wide, queueSize: 64 });
-    await Promise.all(['tiny-a', 'tiny-b'].map((model) => post(gateway.url, '/v1/completions', { ...one, model })));
-    const direct = await Promise.all(['tiny-a', 'tiny-b'].map((name) => engineOf(gateway, name)));
-    log('(c) 16 clients over two models …');
-    // ABBA order over four slices, so that drift in the machine's load hits both sides alike.
-    const via = () => throughput([{ base: gateway.url, model: 'tiny-a' }, { base: gateway.url, model: 'tiny-b' }]);
-    const straightTo = () => throughput(direct.map((d) => ({ base: d.url, key: d.key })));
-    const slices = [await via(), await straightTo(), await straightTo(), await via()];
-    const viaGateway = round2((slices[0] + slices[3]) / 2);
-    const straight = round2((slices[1] + slices[2]) / 2);
-    const cpuOf = (side) => round2(median(cpuPerRequest.filter((entry) => entry.side === side).map((entry) => entry.ms)));
-    results.c = { viaTokensPerS: viaGateway, directTokensPerS: straight, ratio: round2(viaGateway / straight), gatewayCpuMsPerRequest: round2(cpuOf('via') - cpuOf('direct')) };
-    log(`    ${JSON.stringify(results.c)}`);
-    await gateway.close();
+    const gateway = await gatewayProcess(models.map((model) => ({ ...model, ctxSize: 2048, parallel: 8, threads: 1 })));
+    try {
+      await Promise.all(['tiny-a', 'tiny-b'].map((model) => post(gateway.url, '/v1/completions', { ...one, model })));
+      const direct = await Promise.all(['tiny-a', 'tiny-b'].map((name) => engineOf(gateway, name)));
+      log('(c) 16 clients over two models …');
+      // ABBA order over four slices, so that drift in the machine's load hits both sides alike.
+      const via = () => throughput([{ base: gateway.url, model: 'tiny-a' }, { base: gateway.url, model: 'tiny-b' }], gateway.pid);
+      const straightTo = () => throughput(direct.map((d) => ({ base: d.url, key: d.key })));
+      const slices = [await via(), await straightTo(), await straightTo(), await via()];
+      const viaGateway = round2((slices[0] + slices[3]) / 2);
+      const straight = round2((slices[1] + slices[2]) / 2);
+      results.c = { viaTokensPerS: viaGateway, directTokensPerS: straight, ratio: round2(viaGateway / straight), gatewayCpuMsPerRequest: round2(median(cpuPerRequest)) };
+      log(`    ${JSON.stringify(results.c)}`);
+    } finally {
+      await gateway.close();
+    }
   }
   if (only.includes('d')) {
     log('(d) cold start …');
     results.d = await coldStart();
     log(`    ${JSON.stringify(results.d)}`);
+  }
+  if (only.includes('f')) {
+    const gateway = await startGateway({ port: 0, ttlMs: 0, models });
+    await post(gateway.url, '/v1/completions', { ...one, model: 'tiny-a' });
+    const direct = await engineOf(gateway, 'tiny-a');
+    const ask = { messages: [{ role: 'user', content: 'Hello' }], temperature: 0 };
+    log('(f) Messages API …');
+    results.f = {
+      plain: await added(gateway.url, 'tiny-a', direct, undefined, '/v1/messages', { ...ask, max_tokens: 1 }),
+      stream: await streaming(gateway, direct, '/v1/messages', { ...ask, max_tokens: 32, stream: true }),
+    };
+    log(`    ${JSON.stringify(results.f)}`);
+    await gateway.close();
   }
   if (only.includes('e')) {
     log('(e) llama-server router mode …');
@@ -265,9 +309,9 @@ try {
   agent.destroy();
   await rm(work, { recursive: true, force: true });
 }
-if (asJson || only !== 'abcde') console.log(JSON.stringify(results));
+if (asJson || only !== 'abcdef') console.log(JSON.stringify(results));
 else {
-  const { a, b, c, d, e } = results;
+  const { a, b, c, d, e, f } = results;
   console.log(`(a) added latency, non-streamed: median ${a.addedMedian} ms (target ≤ 1), p99 ${a.addedP99} ms (target ≤ 3); direct ${a.direct.median}/${a.direct.p99} ms`);
   console.log(`(b) streaming: first chunk +${b.addedTtft} ms, per chunk +${b.addedPerChunk} ms (target ≤ 0.5); direct ${b.direct.ttft} / ${b.direct.perChunk} ms`);
   console.log(`(c) 16 clients, two models: ${c.viaTokensPerS} vs ${c.directTokensPerS} tokens/s direct = ${c.ratio}× (target ≥ 0.95); the gateway spends ${c.gatewayCpuMsPerRequest} ms CPU per request`);
@@ -275,4 +319,5 @@ else {
   console.log(e.available
     ? `(e) llama-server router mode: cold first byte ${e.coldFirstByte} ms; warm non-streamed median ${e.median} ms, p99 ${e.p99} ms (gateway ${a.via.median}/${a.via.p99} ms)`
     : `(e) llama-server router mode not available in this build: ${e.reason}`);
+  console.log(`(f) Messages API: non-streamed median +${f.plain.addedMedian} ms, p99 +${f.plain.addedP99} ms; streamed first event +${f.stream.addedTtft} ms, per event +${f.stream.addedPerChunk} ms (targets as (a), (b))`);
 }

@@ -3,13 +3,11 @@
  * both sides, with backpressure: a slow reader slows the engine's socket instead of filling our memory).
  * The client going away destroys the upstream request at once, so the engine frees the slot.
  */
-import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { requestEngine, type EngineAnswer } from './engine-client.js';
 import type { Lease } from './scheduler.js';
 import { GatewayError } from './gateway-error.js';
 import { anthropicError, streamErrorEvent, type Api } from './api-errors.js';
-
-/** Kept-alive sockets to the engines (all on 127.0.0.1; the agent keeps one pool per engine port), Nagle off. */
-const agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 1000, scheduling: 'lifo', noDelay: true } as ConstructorParameters<typeof Agent>[0]);
 
 export interface RelayTarget {
   /** The engine's path (the same as the gateway's). */
@@ -53,15 +51,15 @@ export async function relay(
 ): Promise<RelayResult> {
   const started = performance.now();
   const upstream = await send(lease, target.path, body, req.headers.accept, signal);
-  const result: RelayResult = { status: upstream.statusCode ?? 502, firstByteMs: undefined, promptTokens: undefined, completionTokens: undefined };
+  const result: RelayResult = { status: upstream.status, firstByteMs: undefined, promptTokens: undefined, completionTokens: undefined };
   if (result.status >= 400 && target.api === 'anthropic') {
     await reshapeAnthropicError(upstream, res, result.status);
     return result;
   }
   const headers: Record<string, string> = {};
   for (const name of PASSED_HEADERS) {
-    const value = upstream.headers[name];
-    if (typeof value === 'string') headers[name] = value;
+    const value = upstream.headers.get(name);
+    if (value !== undefined) headers[name] = value;
   }
   const streaming = headers['content-type']?.startsWith('text/event-stream') === true;
   if (streaming) headers['x-accel-buffering'] = 'no';
@@ -111,19 +109,24 @@ class KeptEnds {
 }
 
 /** The engine's error (OpenAI-shaped) in Anthropic's shape, with the same status, so its SDK raises the right class. */
-async function reshapeAnthropicError(upstream: IncomingMessage, res: ServerResponse, status: number): Promise<void> {
+async function reshapeAnthropicError(upstream: EngineAnswer, res: ServerResponse, status: number): Promise<void> {
   const chunks: Buffer[] = [];
   let size = 0;
-  try {
-    for await (const chunk of upstream as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_ERROR_BYTES) break;
-      chunks.push(chunk);
-    }
-  } catch {
-    // what arrived is enough for a message
-  }
-  upstream.destroy();
+  await new Promise<void>((resolve) => {
+    upstream.read({
+      data(chunk) {
+        size += chunk.length;
+        if (size <= MAX_ERROR_BYTES) chunks.push(chunk);
+        else {
+          upstream.destroy();
+          resolve();
+        }
+        return true;
+      },
+      end: resolve,
+      error: () => resolve(), // what arrived is enough for a message
+    });
+  });
   const text = Buffer.concat(chunks).toString('utf8');
   let message = text.slice(0, 2000);
   try {
@@ -139,36 +142,43 @@ async function reshapeAnthropicError(upstream: IncomingMessage, res: ServerRespo
 
 /**
  * Copies the engine's answer into `res` chunk by chunk, pausing the engine's socket while `res` is full. Resolves
- * `done`, or `gone` when the client left first (the upstream request is destroyed then); rejects when the engine's
- * side breaks off (unlike `pipeline`, which would destroy `res` too and leave no way to say why).
+ * `done`, or `gone` when the client left first (the engine's socket is closed then); rejects when the engine's side
+ * breaks off.
  */
-function pump(upstream: IncomingMessage, res: ServerResponse, onChunk: (chunk: Buffer) => void, transform?: StreamTransform): Promise<'done' | 'gone'> {
+function pump(upstream: EngineAnswer, res: ServerResponse, onChunk: (chunk: Buffer) => void, transform?: StreamTransform): Promise<'done' | 'gone'> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const settle = (then: () => void) => {
-      if (settled) return;
+    const onDrain = () => upstream.resume();
+    const onClose = () => {
+      if (settled || res.writableFinished) return;
       settled = true;
-      then();
+      upstream.destroy();
+      resolve('gone');
     };
-    upstream.on('data', (chunk: Buffer) => {
-      onChunk(chunk);
-      const out = transform ? transform.push(chunk) : chunk;
-      if (out.length > 0 && !res.write(out)) upstream.pause();
-    });
-    res.on('drain', () => upstream.resume());
-    upstream.on('end', () => settle(() => {
-      res.end(transform?.end());
-      resolve('done');
-    }));
-    upstream.on('error', (error) => settle(() => reject(error)));
-    upstream.on('close', () => {
-      if (!upstream.complete) settle(() => reject(new Error('the engine closed the connection')));
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) settle(() => {
-        upstream.destroy();
-        resolve('gone');
-      });
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+    const settle = () => {
+      settled = true;
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+    };
+    upstream.read({
+      data(chunk) {
+        onChunk(chunk);
+        const out = transform ? transform.push(chunk) : chunk;
+        return out.length === 0 || res.write(out);
+      },
+      end() {
+        if (settled) return;
+        settle();
+        res.end(transform?.end());
+        resolve('done');
+      },
+      error(error) {
+        if (settled) return;
+        settle();
+        reject(error);
+      },
     });
   });
 }
@@ -179,32 +189,15 @@ function lastNumber(pattern: RegExp, text: string): number | undefined {
   return last;
 }
 
-/** The upstream response, retrying once when a kept-alive socket turns out to have been closed by the engine. */
-async function send(lease: Lease, path: string, body: Buffer, accept: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+/** The engine's answer (a stale kept-alive socket is retried by the client); a crash or a refusal is a GatewayError. */
+async function send(lease: Lease, path: string, body: Buffer, accept: string | undefined, signal: AbortSignal): Promise<EngineAnswer> {
   const { server } = lease;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await new Promise<IncomingMessage>((resolve, reject) => {
-        const upstream = request(
-          {
-            host: '127.0.0.1', port: server.port, path, method: 'POST', agent, signal,
-            headers: {
-              'content-type': 'application/json',
-              'content-length': body.length,
-              accept: accept ?? 'application/json, text/event-stream',
-              ...(server.client.apiKey ? { authorization: `Bearer ${server.client.apiKey}` } : {}),
-            },
-          },
-          resolve,
-        );
-        upstream.on('error', (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reused: upstream.reusedSocket })));
-        upstream.end(body);
-      });
-    } catch (error) {
-      if (signal.aborted) throw new GatewayError(499, 'cancelled', 'The client disconnected.');
-      const { code, reused } = error as NodeJS.ErrnoException & { reused?: boolean };
-      if (attempt === 0 && reused && (code === 'ECONNRESET' || code === 'EPIPE')) continue;
-      throw (await lease.crashError()) ?? new GatewayError(502, 'upstream_error', `The engine could not be reached: ${(error as Error).message}`, { cause: error });
-    }
+  const headers: Record<string, string> = { accept: accept !== undefined && /^[\x20-\x7e]{1,512}$/.test(accept) ? accept : 'application/json, text/event-stream' };
+  if (server.client.apiKey) headers.authorization = `Bearer ${server.client.apiKey}`;
+  try {
+    return await requestEngine({ port: server.port, path, body, headers, signal });
+  } catch (error) {
+    if (signal.aborted) throw new GatewayError(499, 'cancelled', 'The client disconnected.');
+    throw (await lease.crashError()) ?? new GatewayError(502, 'upstream_error', `The engine could not be reached: ${(error as Error).message}`, { cause: error });
   }
 }
