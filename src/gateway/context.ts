@@ -1,5 +1,6 @@
 /** What every route handler of the gateway works with. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Activity } from './activity.js';
 import type { Catalog } from './catalog.js';
 import type { GatewayModelConfig } from './config.js';
 import { GatewayError } from './gateway-error.js';
@@ -12,6 +13,8 @@ export interface GatewayContext {
   scheduler: Scheduler;
   metrics: GatewayMetrics;
   predictions: PredictionStore;
+  /** The status page's feed: models, budget, last requests. */
+  activity: Activity;
   maxBodyBytes: number;
   /** The gateway's own URL as this client reached it (the Host it sent, else the listening address), for `urls`. */
   baseUrl: (req?: IncomingMessage) => string;

@@ -11,6 +11,7 @@ import { requireCapability, type Capability } from './capabilities.js';
 import { lookupModel, type GatewayContext } from './context.js';
 import { toGatewayError } from './gateway-error.js';
 import { clientGone, readBody } from './http-io.js';
+import type { FinishedRequest } from './metrics.js';
 import { modelField } from './model-field.js';
 import { relay } from './proxy.js';
 import { ResponsesEventFixer } from './responses-events.js';
@@ -46,31 +47,32 @@ export const ENGINE_ROUTES: ReadonlyMap<string, EngineRoute> = new Map(table.map
 
 export async function relayEngineRoute(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, route: EngineRoute): Promise<void> {
   const started = performance.now();
-  let name = '-';
-  let status = 500;
+  const done: FinishedRequest = { model: '-', api: route.api, route: route.path, status: 500, ms: 0 };
   const gone = clientGone(req, res);
   try {
     const body = await readBody(req, ctx.maxBodyBytes);
     const model = lookupModel(ctx, modelField(body));
-    name = model.name;
+    done.model = model.name;
     requireCapability(model, route.needs, route.path);
     const lease = await ctx.scheduler.acquire(model, gone);
     let ok = false;
     try {
       const fixer = route.path === '/v1/responses' ? () => new ResponsesEventFixer(model.name) : undefined;
       const result = await relay(lease, route, body, req, res, gone, fixer);
-      status = gone.aborted ? 499 : result.status;
+      done.status = gone.aborted ? 499 : result.status;
       ok = result.status < 400 && !gone.aborted;
-      if (result.firstByteMs !== undefined) ctx.metrics.firstToken(name, route.api, result.firstByteMs / 1000);
-      ctx.metrics.tokens(name, result.promptTokens, result.completionTokens);
+      done.firstByteMs = result.firstByteMs;
+      done.promptTokens = result.promptTokens;
+      done.completionTokens = result.completionTokens;
     } finally {
       lease.release(ok);
     }
   } catch (error) {
     const failure = toGatewayError(error);
-    status = failure.status;
+    done.status = failure.status;
     if (!res.headersSent && !gone.aborted) sendApiError(route.api, res, failure);
   } finally {
-    ctx.metrics.request(name, route.api, status, (performance.now() - started) / 1000);
+    done.ms = performance.now() - started;
+    ctx.metrics.finished(done);
   }
 }

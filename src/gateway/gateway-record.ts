@@ -1,7 +1,7 @@
 /**
  * A detached gateway's record, so that `llamactl ps` lists it (with the models it holds) and `llamactl stop gateway`
  * stops it: the same 0600 server record as `serve --detach` writes (kind `gateway`), plus a 0600 key file next to
- * it holding a key that only `/gateway/models` accepts, so `ps` can ask a gateway that requires API keys.
+ * it holding a key that only the `/gateway/*` routes accept, so `ps` can ask a gateway that requires API keys.
  */
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';

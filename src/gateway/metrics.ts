@@ -7,6 +7,22 @@ import type { Api } from './gateway-error.js';
 
 export type ApiName = Api;
 
+/** One request as it ended: what /metrics counts and the status page lists. */
+export interface FinishedRequest {
+  model: string;
+  api: Api;
+  /** The route as the client called it (`/v1/messages`, `/v1/predictions`, `/ai/run`). */
+  route: string;
+  /** The HTTP status (499: the client went away). */
+  status: number;
+  /** Whole request, queueing and loading included. */
+  ms: number;
+  /** To the first byte (or token) of the answer. */
+  firstByteMs?: number | undefined;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'model' | 'api' | 'status'>;
@@ -16,6 +32,7 @@ export class GatewayMetrics {
   readonly #loads: Histogram<'model'>;
   readonly #evictions: Counter<'model' | 'reason'>;
   readonly #restarts: Counter<'model'>;
+  onRequest: ((request: FinishedRequest) => void) | undefined;
 
   constructor(status: () => ModelStatus[]) {
     const registers = [this.registry];
@@ -40,18 +57,15 @@ export class GatewayMetrics {
     gauge('llamactl_gateway_model_memory_bytes', 'Memory estimate of resident models (0 when unloaded).', (m) => (m.state === 'loaded' ? (m.memoryBytes ?? 0) : 0));
   }
 
-  request(model: string, api: ApiName, status: number, seconds: number): void {
-    this.#requests.inc({ model, api, status: String(status) });
-    this.#duration.observe({ model, api }, seconds);
-  }
-
-  firstToken(model: string, api: ApiName, seconds: number): void {
-    this.#ttft.observe({ model, api }, seconds);
-  }
-
-  tokens(model: string, promptTokens: number | undefined, completionTokens: number | undefined): void {
-    if (promptTokens) this.#tokens.inc({ model, direction: 'in' }, promptTokens);
-    if (completionTokens) this.#tokens.inc({ model, direction: 'out' }, completionTokens);
+  /** Counts one finished request, and hands it to `onRequest` (the status page's list of recent requests). */
+  finished(request: FinishedRequest): void {
+    const { model, api } = request;
+    this.#requests.inc({ model, api, status: String(request.status) });
+    this.#duration.observe({ model, api }, request.ms / 1000);
+    if (request.firstByteMs !== undefined) this.#ttft.observe({ model, api }, request.firstByteMs / 1000);
+    if (request.promptTokens) this.#tokens.inc({ model, direction: 'in' }, request.promptTokens);
+    if (request.completionTokens) this.#tokens.inc({ model, direction: 'out' }, request.completionTokens);
+    this.onRequest?.(request);
   }
 
   event(event: SchedulerEvent): void {

@@ -28,6 +28,8 @@ export interface ModelStatus {
   pid: number | undefined;
   /** Why it failed last (the engine's exit and last output line), while `failed`. */
   failure: string | undefined;
+  /** The engine's last lines of output when it failed, while `failed`. */
+  failureLog: string | undefined;
   restarts: number;
 }
 
@@ -48,7 +50,7 @@ export class ModelHandle {
   lastUsed = 0;
   failures = 0;
   restarts = 0;
-  failure: { reason: string; at: number } | undefined;
+  failure: { reason: string; at: number; log: string | undefined } | undefined;
   #crash: { server: RunningServer; error: GatewayError } | undefined;
   #ttl: NodeJS.Timeout | undefined;
 
@@ -73,22 +75,22 @@ export class ModelHandle {
     this.failure = undefined;
   }
 
-  failed(reason: string): void {
+  failed(reason: string, outputTail?: string): void {
     this.state = 'failed';
     this.failures++;
-    this.failure = { reason: reason.split('\n')[0]!.slice(0, 500), at: Date.now() };
+    this.failure = { reason: reason.split('\n')[0]!.slice(0, 500), at: Date.now(), log: lastLines(outputTail) };
   }
 
   crashed(reason: string, outputTail: string): void {
     const server = this.server!;
-    const tail = outputTail.trimEnd().split('\n').slice(-TAIL_LINES).join('\n');
+    const tail = lastLines(outputTail) ?? '';
     this.#crash = {
       server,
       error: new GatewayError(502, 'engine_crashed', `The engine for ${this.config.name} ${reason} during the request.${tail ? `\n--- last output ---\n${tail}` : ''}`),
     };
     this.server = undefined;
     this.reserved = false;
-    this.failed(`the engine ${reason}`);
+    this.failed(`the engine ${reason}`, outputTail);
   }
 
   unloaded(): void {
@@ -130,7 +132,8 @@ export class ModelHandle {
       name: this.config.name,
       aliases: [...(this.config.aliases ?? [])],
       model: this.config.model,
-      state: this.loading ? 'loading' : this.state,
+      // `loading` until the engine is up (the load's promise settles a moment after).
+      state: this.loading && !this.server ? 'loading' : this.state,
       memoryBytes: this.cost ? this.cost.ram + this.cost.gpu : undefined,
       gpuMemoryBytes: this.cost?.gpu || undefined,
       idleMs: this.lastUsed === 0 ? undefined : this.queue.inFlight > 0 ? 0 : Date.now() - this.lastUsed,
@@ -139,7 +142,13 @@ export class ModelHandle {
       slots: this.queue.slots,
       pid: this.server?.pid,
       failure: this.state === 'failed' ? this.failure?.reason : undefined,
+      failureLog: this.state === 'failed' ? this.failure?.log : undefined,
       restarts: this.restarts,
     };
   }
+}
+
+function lastLines(text: string | undefined): string | undefined {
+  const tail = text?.trimEnd().split('\n').slice(-TAIL_LINES).join('\n').slice(-4000);
+  return tail || undefined;
 }

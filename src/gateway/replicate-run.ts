@@ -10,6 +10,7 @@ import type { RunningServer } from '../server/running-server.js';
 import type { GatewayModelConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { toGatewayError } from './gateway-error.js';
+import type { FinishedRequest } from './metrics.js';
 import type { PredictionRecord } from './prediction-store.js';
 
 export async function runPrediction(
@@ -21,6 +22,7 @@ export async function runPrediction(
   const signal = record.controller.signal;
   const log = (line: string) => record.logs.push(`${new Date().toISOString()} ${line}`);
   let ok = false;
+  const done: FinishedRequest = { model: model.name, api: 'replicate', route: '/v1/predictions', status: 500, ms: 0 };
   try {
     const lease = await ctx.scheduler.acquire(model, signal);
     try {
@@ -43,8 +45,9 @@ export async function runPrediction(
       record.metrics = { ...metrics, total_time: (Date.now() - record.createdAt.getTime()) / 1000 };
       log(`Generated ${metrics.output_token_count} tokens in ${metrics.predict_time.toFixed(3)} s (stop: ${result.stop_reason}).`);
       ok = true;
-      ctx.metrics.tokens(model.name, metrics.input_token_count ?? undefined, metrics.output_token_count);
-      if (metrics.time_to_first_token !== null) ctx.metrics.firstToken(model.name, 'replicate', metrics.time_to_first_token);
+      done.promptTokens = metrics.input_token_count ?? undefined;
+      done.completionTokens = metrics.output_token_count;
+      if (metrics.time_to_first_token !== null) done.firstByteMs = metrics.time_to_first_token * 1000;
     } finally {
       lease.release(ok);
     }
@@ -60,8 +63,9 @@ export async function runPrediction(
     }
   } finally {
     record.completedAt ??= new Date();
-    const status = record.status === 'succeeded' ? 200 : record.status === 'canceled' ? 499 : 500;
-    ctx.metrics.request(model.name, 'replicate', status, (record.completedAt.getTime() - record.createdAt.getTime()) / 1000);
+    done.status = record.status === 'succeeded' ? 200 : record.status === 'canceled' ? 499 : 500;
+    done.ms = record.completedAt.getTime() - record.createdAt.getTime();
+    ctx.metrics.finished(done);
     record.notify();
   }
 }

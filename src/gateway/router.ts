@@ -1,10 +1,11 @@
 /**
  * Which handler answers a request, which API's error shape it gets, and the checks every request passes first: the
  * guard (Host, Origin, Content-Type, CORS: see guard.ts), then the key (every route but `/health` and Replicate's
- * stream URLs needs one when keys are configured).
+ * stream URLs needs one when keys are configured; the status page's files need none, its API does).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendApiError, type Api } from './api-errors.js';
+import { adminRoute, isAdminRoute } from './admin-routes.js';
 import type { KeyCheck } from './auth.js';
 import type { GatewayContext } from './context.js';
 import { ENGINE_ROUTES, relayEngineRoute } from './engine-routes.js';
@@ -13,11 +14,12 @@ import type { RequestGuard } from './guard.js';
 import { sendJson } from './http-io.js';
 import { getModel, listModels } from './model-list.js';
 import { cancelPrediction, createPrediction, getPrediction, streamPrediction } from './replicate-routes.js';
+import { isStatusPage, sendStatusPage } from './status-page.js';
 import { runWorkersAi } from './workers-ai-routes.js';
 
 export interface RouterOptions {
   keys: KeyCheck;
-  /** Also accepted on /gateway/models, for `llamactl ps` (from the 0600 key file next to the gateway's record). */
+  /** Also accepted on /gateway/*, for `llamactl ps` (from the 0600 key file next to the gateway's record). */
   adminKey?: KeyCheck | undefined;
   guard: RequestGuard;
 }
@@ -33,9 +35,10 @@ export async function route(req: IncomingMessage, res: ServerResponse, ctx: Gate
     if (path === '/health' && (method === 'GET' || method === 'HEAD')) return sendJson(res, 200, { status: 'ok' });
     const stream = /^\/v1\/streams\/([a-z2-7]{16,128})$/.exec(path);
     if (stream && method === 'GET') return await streamPrediction(req, res, ctx, stream[1]!);
-    if (path === '/gateway/models' && method === 'GET') {
+    if ((method === 'GET' || method === 'HEAD') && isStatusPage(path)) return await sendStatusPage(res, path, method === 'HEAD');
+    if (isAdminRoute(path)) {
       if (!options.keys.allows(req) && !options.adminKey?.allows(req)) throw unauthorized();
-      return sendJson(res, 200, { models: ctx.scheduler.status() });
+      return await adminRoute(req, res, ctx, path);
     }
     if (!options.keys.allows(req)) throw unauthorized();
     if (method === 'GET' && path === '/metrics') {

@@ -5,8 +5,9 @@
  * the next request (with backoff after repeated failures). Loading + loaded never exceed the budget.
  */
 import { randomBytes } from 'node:crypto';
+import { ServerStartError } from '../errors.js';
 import { startServer, type RunningServer } from '../server/start-server.js';
-import { capabilityArgs } from './capabilities.js';
+import { engineArgs, engineEnv } from './capabilities.js';
 import type { GatewayModelConfig } from './config.js';
 import { GatewayError } from './gateway-error.js';
 import { ModelHandle, type ModelStatus } from './model-handle.js';
@@ -23,12 +24,24 @@ export interface SchedulerOptions {
   loadTimeoutMs: number;
   env: NodeJS.ProcessEnv;
   onEvent?: ((event: SchedulerEvent) => void) | undefined;
+  /** Any change a status page shows: a state, a queue, a reservation. Called often; keep it cheap. */
+  onChange?: (() => void) | undefined;
 }
 
+/** The memory budget and who holds it (loading, loaded or being stopped). */
+export interface BudgetStatus {
+  memoryBytes: number;
+  gpuMemoryBytes: number | undefined;
+  holders: { name: string; memoryBytes: number; gpuMemoryBytes: number }[];
+}
+
+export type UnloadReason = 'evicted' | 'ttl' | 'shutdown' | 'requested';
+
 export type SchedulerEvent =
+  | { type: 'loading'; model: string }
   | { type: 'load'; model: string; ms: number }
   | { type: 'load-failed'; model: string; message: string }
-  | { type: 'unload'; model: string; reason: 'evicted' | 'ttl' | 'shutdown' }
+  | { type: 'unload'; model: string; reason: UnloadReason }
   | { type: 'crash'; model: string; reason: string };
 
 /** A slot on a running engine, held for one request. */
@@ -60,6 +73,30 @@ export class Scheduler {
 
   status(): ModelStatus[] {
     return [...this.#handles.values()].map((handle) => handle.status());
+  }
+
+  budget(): BudgetStatus {
+    const holders = [...this.#handles.values()]
+      .filter((handle) => handle.reserved && handle.cost)
+      .map((handle) => ({ name: handle.config.name, memoryBytes: handle.cost!.ram, gpuMemoryBytes: handle.cost!.gpu }));
+    return { memoryBytes: this.#options.memoryBudget, gpuMemoryBytes: this.#options.gpuMemoryBudget, holders };
+  }
+
+  /** Starts `name`'s engine now (as a request would), and arms its idle timer. */
+  async load(name: string, signal?: AbortSignal): Promise<void> {
+    const handle = this.#handle(name);
+    await this.#ensureLoaded(handle, signal);
+    this.#armTtl(handle);
+  }
+
+  /** Stops `name`'s engine; refused with 409 while it has requests in flight or queued. */
+  async unload(name: string): Promise<void> {
+    const handle = this.#handle(name);
+    if (handle.loading) await handle.loading.catch(() => undefined);
+    if (!handle.idle()) {
+      throw new GatewayError(409, 'model_busy', `${name} has ${handle.queue.inFlight} requests in flight and ${handle.queue.queued} queued; unload it when they are done.`);
+    }
+    await this.#unload(handle, 'requested');
   }
 
   /** Waits for a slot on `model`, starting its engine if needed. */
@@ -133,6 +170,8 @@ export class Scheduler {
         handle.loading = undefined;
         this.#notify();
       });
+      this.#options.onEvent?.({ type: 'loading', model: handle.config.name });
+      this.#notify();
     }
     return raceAbort(handle.loading, signal);
   }
@@ -162,7 +201,8 @@ export class Scheduler {
     } catch (error) {
       handle.reserved = false;
       const gatewayError = error instanceof GatewayError ? error : new GatewayError(502, 'load_failed', `${config.name} could not be started: ${(error as Error).message}`, { cause: error, retryAfterS: 1 });
-      if (gatewayError.reason !== 'model_too_large' && gatewayError.reason !== 'memory_busy') handle.failed(gatewayError.message);
+      const outputTail = error instanceof ServerStartError ? error.details.outputTail : undefined;
+      if (gatewayError.reason !== 'model_too_large' && gatewayError.reason !== 'memory_busy') handle.failed(gatewayError.message, outputTail);
       this.#options.onEvent?.({ type: 'load-failed', model: config.name, message: gatewayError.message });
       throw gatewayError;
     }
@@ -208,7 +248,7 @@ export class Scheduler {
     return { ram, gpu };
   }
 
-  #unload(handle: ModelHandle, reason: 'evicted' | 'ttl' | 'shutdown'): Promise<void> {
+  #unload(handle: ModelHandle, reason: UnloadReason): Promise<void> {
     const server = handle.server;
     if (!server) return handle.unloading ?? Promise.resolve();
     handle.unloading ??= (async () => {
@@ -234,6 +274,7 @@ export class Scheduler {
   }
 
   #notify(): void {
+    this.#options.onChange?.();
     const waiting = this.#changed;
     this.#changed = [];
     for (const wake of waiting) wake();
@@ -248,21 +289,6 @@ export class Scheduler {
       });
     });
   }
-}
-
-/** The gateway's own keys stay out of the engines' environments. */
-function engineEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const copy = { ...env };
-  for (const name of Object.keys(copy)) if (name.startsWith('LLAMACTL_GATEWAY_')) delete copy[name];
-  return copy;
-}
-
-/** The engine answers under the gateway's name for the model (not its file path), unless told otherwise. */
-function engineArgs(config: GatewayModelConfig): string[] {
-  const args = [...capabilityArgs(config), ...(config.args ?? [])];
-  // llamafiler (`--v2`) has no --alias.
-  if (args.some((arg) => arg === '--alias' || arg === '-a' || arg === '--v2')) return args;
-  return ['--alias', config.name, ...args];
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -15,6 +15,7 @@ import { systemMemory } from '../format/fit.js';
 import { connectHost, formatUrl } from '../server/parse-log-line.js';
 import { holdWatchdog } from '../server/watchdog.js';
 import { llamactlHome } from '../store/paths.js';
+import { Activity } from './activity.js';
 import { KeyCheck } from './auth.js';
 import { Catalog, storeCatalogModels } from './catalog.js';
 import { loadGatewayConfig, type GatewayConfig, type GatewayModelConfig } from './config.js';
@@ -37,7 +38,7 @@ export interface StartGatewayOptions extends Omit<GatewayConfig, 'models'> {
   models?: GatewayModelConfig[] | undefined;
   /** Allow a non-loopback address without an API key. */
   insecure?: boolean | undefined;
-  /** A key accepted only on `/gateway/models` (how `llamactl ps` asks a detached gateway). */
+  /** A key accepted only on the `/gateway/*` routes (how `llamactl ps` asks a detached gateway). */
   adminKey?: string | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   /** Engines loaded, unloaded, crashed; warnings. The library never prints. */
@@ -97,13 +98,17 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
     env,
     onEvent: (event) => {
       metrics.event(event);
+      activity.transition();
       options.onEvent?.(event);
     },
+    onChange: () => activity.changed(),
   });
   const metrics = new GatewayMetrics(() => scheduler.status());
+  const activity = new Activity(() => ({ models: scheduler.status(), budget: scheduler.budget() }));
+  metrics.onRequest = (request) => activity.record(request);
   const predictions = new PredictionStore();
   let url = '';
-  const ctx: GatewayContext = { catalog, scheduler, metrics, predictions, maxBodyBytes: pick('maxBodyBytes') ?? 8 * 2 ** 20, baseUrl: (req) => urlFor(req, url) };
+  const ctx: GatewayContext = { catalog, scheduler, metrics, predictions, activity, maxBodyBytes: pick('maxBodyBytes') ?? 8 * 2 ** 20, baseUrl: (req) => urlFor(req, url) };
   const routerOptions = { keys: new KeyCheck(keys), adminKey: options.adminKey ? new KeyCheck([options.adminKey]) : undefined, guard };
 
   let active = 0;
@@ -137,6 +142,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
       closing ??= (async () => {
         server.close();
         server.closeIdleConnections();
+        activity.close();
         if (active > 0) {
           let timer: NodeJS.Timeout | undefined;
           await Promise.race([

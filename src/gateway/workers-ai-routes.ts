@@ -8,6 +8,7 @@ import { APIError } from '../errors.js';
 import type { ChatCompletion, ChatMessage, ChatRequest, CompletionRequest, ResponseFormat } from '../client/types.js';
 import { lookupModel, type GatewayContext } from './context.js';
 import { GatewayError, toGatewayError } from './gateway-error.js';
+import type { FinishedRequest } from './metrics.js';
 import { clientGone, errorHeaders, parseJsonObject, readBody, sendJson, write } from './http-io.js';
 
 type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
@@ -19,13 +20,12 @@ const INPUTS: Record<string, Kind> = {
 
 export async function runWorkersAi(req: IncomingMessage, res: ServerResponse, ctx: GatewayContext, modelName: string): Promise<void> {
   const started = performance.now();
-  let status = 500;
-  let name = '-';
+  const done: FinishedRequest = { model: '-', api: 'workers-ai', route: '/ai/run', status: 500, ms: 0 };
   const gone = clientGone(req, res);
   try {
     const body = parseJsonObject(await readBody(req, ctx.maxBodyBytes));
     const model = lookupModel(ctx, modelName);
-    name = model.name;
+    done.model = model.name;
     validate(body);
     const lease = await ctx.scheduler.acquire(model, gone);
     let ok = false;
@@ -49,7 +49,7 @@ export async function runWorkersAi(req: IncomingMessage, res: ServerResponse, ct
       if (body.stream === true) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
         res.flushHeaders();
-        status = 200;
+        done.status = 200;
         try {
           const stream = raw
             ? client.completion({ ...native, stream: true }, { signal: gone })
@@ -58,19 +58,20 @@ export async function runWorkersAi(req: IncomingMessage, res: ServerResponse, ct
           for await (const chunk of stream as AsyncIterable<{ choices?: { delta: { content?: string | null } }[]; content?: string }>) {
             const text = chunk.choices ? (chunk.choices[0]?.delta.content ?? '') : (chunk.content ?? '');
             if (!text) continue;
-            if (first) ctx.metrics.firstToken(name, 'workers-ai', (performance.now() - started) / 1000);
+            if (first) done.firstByteMs = performance.now() - started;
             first = false;
             await write(res, `data: ${JSON.stringify({ response: text })}\n\n`);
           }
           const final = await stream.finalResponse();
           const usage = usageOf(final);
-          ctx.metrics.tokens(name, usage.prompt_tokens, usage.completion_tokens);
+          done.promptTokens = usage.prompt_tokens;
+          done.completionTokens = usage.completion_tokens;
           res.end(`data: ${JSON.stringify({ response: '', usage })}\n\ndata: [DONE]\n\n`);
           ok = true;
         } catch (error) {
           if (gone.aborted) return;
           const failure = (await lease.crashError()) ?? toGatewayError(error);
-          status = failure.status;
+          done.status = failure.status;
           res.end(`data: ${JSON.stringify({ error: failure.message })}\n\n`);
         }
         return;
@@ -82,8 +83,10 @@ export async function runWorkersAi(req: IncomingMessage, res: ServerResponse, ct
         throw (await lease.crashError()) ?? error;
       }
       const usage = usageOf(answer);
-      ctx.metrics.tokens(name, usage.prompt_tokens, usage.completion_tokens);
-      status = 200;
+      done.promptTokens = usage.prompt_tokens;
+      done.completionTokens = usage.completion_tokens;
+      done.firstByteMs = performance.now() - started;
+      done.status = 200;
       ok = true;
       sendJson(res, 200, { result: resultOf(answer, usage, body.response_format !== undefined), success: true, errors: [], messages: [] });
     } finally {
@@ -91,10 +94,11 @@ export async function runWorkersAi(req: IncomingMessage, res: ServerResponse, ct
     }
   } catch (error) {
     const failure = toGatewayError(error);
-    status = failure.status;
+    done.status = failure.status;
     if (!res.headersSent && !gone.aborted) sendWorkersAiError(res, failure);
   } finally {
-    ctx.metrics.request(name, 'workers-ai', status, (performance.now() - started) / 1000);
+    done.ms = performance.now() - started;
+    ctx.metrics.finished(done);
   }
 }
 

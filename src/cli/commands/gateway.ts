@@ -66,7 +66,8 @@ async function runForeground(options: GatewayCommandOptions, start: StartGateway
       adminKey,
       onEvent: (event) => {
         if (options.json) return printJson(event);
-        const text = event.type === 'load' ? `loaded ${event.model} in ${Math.round(event.ms)} ms`
+        const text = event.type === 'loading' ? `loading ${event.model}`
+          : event.type === 'load' ? `loaded ${event.model} in ${Math.round(event.ms)} ms`
           : event.type === 'unload' ? `unloaded ${event.model} (${event.reason})`
           : event.type === 'crash' ? `the engine of ${event.model} ${event.reason}`
           : event.type === 'load-failed' ? `could not load ${event.model}: ${event.message.split('\n')[0]}`
