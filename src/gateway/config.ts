@@ -61,6 +61,12 @@ export interface GatewayConfig {
   allowedHosts?: string[] | undefined;
   /** `cors.origins`: web origins allowed to call the API from a browser (`*` only together with apiKeys). */
   corsOrigins?: string[] | undefined;
+  /** `webhooks.allow`: where Replicate webhooks may go (hosts, `*.domain`, addresses, CIDRs). @default loopback */
+  webhookAllow?: string[] | undefined;
+  /** `webhooks.secret`: the signing secret (`whsec_…`). @default a new random one at each start */
+  webhookSecret?: string | undefined;
+  /** `webhooks.timeout`: per delivery attempt. @default 10 s */
+  webhookTimeoutMs?: number | undefined;
   /** Undefined when the config names none: every model in the store is served. */
   models?: GatewayModelConfig[] | undefined;
 }
@@ -76,6 +82,7 @@ const TOP: Record<string, Field | Section | 'models'> = {
   loadTimeout: ['loadTimeoutMs', 'duration'], maxBodySize: ['maxBodyBytes', 'size'],
   shutdownGrace: ['shutdownGraceMs', 'duration'], models: 'models', allowedHosts: ['allowedHosts', 'strings'],
   cors: { section: { origins: ['corsOrigins', 'strings'] } },
+  webhooks: { section: { allow: ['webhookAllow', 'strings'], secret: ['webhookSecret', 'string'], timeout: ['webhookTimeoutMs', 'duration'] } },
 };
 const MODEL: Record<string, [keyof GatewayModelConfig, Kind]> = {
   model: ['model', 'string'], runtime: ['runtime', 'string'], ctxSize: ['ctxSize', 'integer'],

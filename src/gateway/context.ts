@@ -7,6 +7,7 @@ import { GatewayError } from './gateway-error.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { PredictionStore } from './prediction-store.js';
 import type { Scheduler } from './scheduler.js';
+import type { WebhookSender } from './webhook-sender.js';
 
 export interface GatewayContext {
   catalog: Catalog;
@@ -15,6 +16,8 @@ export interface GatewayContext {
   predictions: PredictionStore;
   /** The status page's feed: models, budget, last requests. */
   activity: Activity;
+  /** Replicate webhooks: the allow-list, the secret, the deliveries. */
+  webhooks: WebhookSender;
   maxBodyBytes: number;
   /** The gateway's own URL as this client reached it (the Host it sent, else the listening address), for `urls`. */
   baseUrl: (req?: IncomingMessage) => string;

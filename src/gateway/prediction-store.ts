@@ -15,6 +15,8 @@ export interface PredictionRecord {
   /** The name the client used (`owner/name`). */
   model: string;
   input: Record<string, unknown>;
+  /** Where its webhooks go, and which events (as the client sent them). */
+  webhook?: { url: string; events: string[] } | undefined;
   output: string[];
   logs: string[];
   error: string | null;

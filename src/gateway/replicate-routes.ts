@@ -1,6 +1,7 @@
 /**
  * Replicate's predictions API (seed 000): create (`Prefer: wait` answers when done; without it 201 at once), get,
- * cancel, and the SSE stream of `output` events then `done` (or `error`) at `urls.stream`, which needs no key.
+ * cancel, and the SSE stream of `output` events then `done` (or `error`) at `urls.stream`, which needs no key;
+ * webhooks (webhook-sender.ts) to destinations in `webhooks.allow`, and their signing secret.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lookupModel, type GatewayContext } from './context.js';
@@ -9,6 +10,7 @@ import { clientGone, errorHeaders, parseJsonObject, readBody, sendJson, write } 
 import { isTerminal, type PredictionRecord } from './prediction-store.js';
 import { InputError, mapReplicateInput } from './replicate-input.js';
 import { runPrediction } from './replicate-run.js';
+import { parseEventsFilter } from './webhook-sender.js';
 
 /** Replicate's own limit for `Prefer: wait`. */
 const MAX_WAIT_S = 60;
@@ -19,8 +21,15 @@ export async function createPrediction(req: IncomingMessage, res: ServerResponse
   const name = modelName ?? body.version ?? body.model;
   const model = lookupModel(ctx, name, modelName ? 'model' : 'version');
   const { input, notes } = mapReplicateInput(body.input);
+  // Checked before anything is created: a refused webhook (422) leaves no prediction behind.
+  const events = body.webhook === undefined ? undefined : parseEventsFilter(body.webhook_events_filter);
+  const target = body.webhook === undefined ? undefined : await ctx.webhooks.allow.check(body.webhook);
   const record = ctx.predictions.create(String(name), body.input as Record<string, unknown>);
   for (const note of notes) record.logs.push(`${new Date().toISOString()} ${note}`);
+  if (target && events) {
+    record.webhook = { url: target.url.href, events: [...events] };
+    ctx.webhooks.follow(record, target, events, () => view(record, ctx, req));
+  }
   void runPrediction(ctx, record, model, input);
   const wait = preferWait(String(req.headers.prefer ?? ''));
   if (wait !== undefined) {
@@ -34,6 +43,12 @@ export async function createPrediction(req: IncomingMessage, res: ServerResponse
     gone.removeEventListener('abort', onGone);
   }
   sendJson(res, 201, view(record, ctx, req), { location: `${ctx.baseUrl(req)}/v1/predictions/${record.id}` });
+}
+
+/** GET /v1/webhooks/default/secret: the key webhooks are signed with, for `validateWebhook()`. */
+export function getWebhookSecret(_req: IncomingMessage, res: ServerResponse, ctx: GatewayContext): Promise<void> {
+  sendJson(res, 200, { key: ctx.webhooks.secret });
+  return Promise.resolve();
 }
 
 /** GET /v1/predictions/{id} */
@@ -127,5 +142,6 @@ function view(record: PredictionRecord, ctx: GatewayContext, req: IncomingMessag
       stream: `${base}/v1/streams/${record.streamId}`,
     },
     ...(record.metrics ? { metrics: record.metrics } : {}),
+    ...(record.webhook ? { webhook: record.webhook.url, webhook_events_filter: record.webhook.events } : {}),
   };
 }

@@ -13,7 +13,7 @@ import { GatewayError, toGatewayError } from './gateway-error.js';
 import type { RequestGuard } from './guard.js';
 import { sendJson } from './http-io.js';
 import { getModel, listModels } from './model-list.js';
-import { cancelPrediction, createPrediction, getPrediction, streamPrediction } from './replicate-routes.js';
+import { cancelPrediction, createPrediction, getPrediction, getWebhookSecret, streamPrediction } from './replicate-routes.js';
 import { isStatusPage, sendStatusPage } from './status-page.js';
 import { runWorkersAi } from './workers-ai-routes.js';
 
@@ -60,6 +60,7 @@ export async function route(req: IncomingMessage, res: ServerResponse, ctx: Gate
       return await createPrediction(req, res, ctx, ctx.catalog.find(full) || !ctx.catalog.find(name) ? full : name);
     }
     if (path === '/v1/predictions' && method === 'POST') return await createPrediction(req, res, ctx);
+    if (path === '/v1/webhooks/default/secret' && method === 'GET') return await getWebhookSecret(req, res, ctx);
     const prediction = /^\/v1\/predictions\/([a-z0-9]{1,64})(\/cancel)?$/.exec(path);
     if (prediction && method === 'GET' && !prediction[2]) return await getPrediction(req, res, ctx, prediction[1]!);
     if (prediction && method === 'POST' && prediction[2]) return await cancelPrediction(req, res, ctx, prediction[1]!);
@@ -80,7 +81,7 @@ export async function route(req: IncomingMessage, res: ServerResponse, ctx: Gate
 function apiOf(path: string): Api {
   if (path.startsWith('/v1/messages')) return 'anthropic';
   if (path.startsWith('/client/v4/') || path.startsWith('/ai/') || path.startsWith('/accounts/')) return 'workers-ai';
-  if (path.startsWith('/v1/predictions') || path.startsWith('/v1/streams/') || /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/.test(path)) return 'replicate';
+  if (path.startsWith('/v1/predictions') || path.startsWith('/v1/streams/') || path.startsWith('/v1/webhooks/') || /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/.test(path)) return 'replicate';
   return 'openai';
 }
 

@@ -26,6 +26,9 @@ import type { ModelStatus } from './model-handle.js';
 import { PredictionStore } from './prediction-store.js';
 import { route } from './router.js';
 import { Scheduler, type SchedulerEvent } from './scheduler.js';
+import { WebhookSender } from './webhook-sender.js';
+import { checkWebhookSecret, newWebhookSecret } from './webhook-sign.js';
+import { WebhookAllowList } from './webhook-target.js';
 import { isLoopback } from '../system/loopback.js';
 
 /** The gateway's port when neither the config nor the options name one. */
@@ -107,8 +110,14 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
   const activity = new Activity(() => ({ models: scheduler.status(), budget: scheduler.budget() }));
   metrics.onRequest = (request) => activity.record(request);
   const predictions = new PredictionStore();
+  const webhookSecret = pick('webhookSecret');
+  const webhooks = new WebhookSender({
+    allow: new WebhookAllowList(pick('webhookAllow')),
+    secret: webhookSecret ? checkWebhookSecret(webhookSecret) : newWebhookSecret(),
+    timeoutMs: pick('webhookTimeoutMs'),
+  });
   let url = '';
-  const ctx: GatewayContext = { catalog, scheduler, metrics, predictions, activity, maxBodyBytes: pick('maxBodyBytes') ?? 8 * 2 ** 20, baseUrl: (req) => urlFor(req, url) };
+  const ctx: GatewayContext = { catalog, scheduler, metrics, predictions, activity, webhooks, maxBodyBytes: pick('maxBodyBytes') ?? 8 * 2 ** 20, baseUrl: (req) => urlFor(req, url) };
   const routerOptions = { keys: new KeyCheck(keys), adminKey: options.adminKey ? new KeyCheck([options.adminKey]) : undefined, guard };
 
   let active = 0;
@@ -153,6 +162,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
         }
         predictions.cancelAll();
         server.closeAllConnections();
+        await webhooks.close();
         await scheduler.close();
         await preloading;
         releaseWatchdog();

@@ -1,0 +1,100 @@
+/**
+ * The webhook pieces on their own: the signature as the `replicate` client checks it, the allow-list (names,
+ * wildcards, addresses, CIDRs, and names that resolve outside it), and the sender's throttle over a prediction whose
+ * output grows for two seconds.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { validateWebhook } from 'replicate';
+import { describe, expect, test } from 'vitest';
+import { PredictionStore } from '../../../src/gateway/prediction-store.js';
+import { WebhookSender } from '../../../src/gateway/webhook-sender.js';
+import { checkWebhookSecret, newWebhookSecret, signWebhook } from '../../../src/gateway/webhook-sign.js';
+import { WebhookAllowList } from '../../../src/gateway/webhook-target.js';
+
+describe('webhook signatures', () => {
+  test('validateWebhook accepts them, and refuses a changed body or another secret', async () => {
+    const secret = newWebhookSecret();
+    const body = JSON.stringify({ id: 'abc', status: 'succeeded', output: ['héllo'] });
+    const signature = signWebhook(secret, 'msg_1', 1_700_000_000, body);
+    const check = (text: string, key: string) => validateWebhook({ id: 'msg_1', timestamp: '1700000000', signature, body: text, secret: key });
+    expect(await check(body, secret)).toBe(true);
+    expect(await check(body.replace('succeeded', 'failed'), secret)).toBe(false);
+    expect(await check(body, newWebhookSecret())).toBe(false);
+  });
+
+  test('a known vector (Standard Webhooks)', () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    expect(signWebhook(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}')).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
+  test('a configured secret must look like one', () => {
+    expect(() => checkWebhookSecret('hunter2')).toThrow(/whsec_/);
+    expect(checkWebhookSecret('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toMatch(/^whsec_/);
+  });
+});
+
+describe('webhooks.allow', () => {
+  test('loopback by default; names, *.domain, addresses and CIDRs when configured', async () => {
+    const loopback = new WebhookAllowList();
+    await expect(loopback.check('http://127.0.0.1:9/x')).resolves.toMatchObject({ address: '127.0.0.1', family: 4 });
+    await expect(loopback.check('http://[::1]:9/x')).resolves.toMatchObject({ address: '::1', family: 6 });
+    await expect(loopback.check('http://localhost:9/x')).resolves.toMatchObject({ address: expect.stringMatching(/^(127\.|::1)/) });
+    for (const url of ['http://192.0.2.1/', 'http://169.254.169.254/latest/meta-data', 'http://example.com/', 'http://[fd00::1]/', 'http://2130706433.example/']) {
+      await expect(loopback.check(url), url).rejects.toMatchObject({ status: 422 });
+    }
+    const lan = new WebhookAllowList(['10.0.0.0/8', 'fd00::/8', '*.hooks.test', 'localhost']);
+    expect(lan.allowsAddress('10.1.2.3')).toBe(true);
+    expect(lan.allowsAddress('11.0.0.1')).toBe(false);
+    expect(lan.allowsAddress('fd12::1')).toBe(true);
+    expect(lan.allowsName('a.hooks.test')).toBe(true);
+    expect(lan.allowsName('hooks.test.evil')).toBe(false);
+    // Allowed by name, but it resolves to loopback, which this list does not allow.
+    await expect(lan.check('http://localhost:9/')).rejects.toMatchObject({ status: 422, message: expect.stringMatching(/resolves to/) });
+  });
+
+  test('a bad entry is refused at start', () => {
+    expect(() => new WebhookAllowList(['10.0.0.0/33'])).toThrow(/webhooks.allow/);
+    expect(() => new WebhookAllowList(['http://x/'])).toThrow(/webhooks.allow/);
+  });
+});
+
+test('output deliveries are throttled to one per throttleMs, with the latest state, and completed comes last', async () => {
+  const times: { at: number; status: string; length: number }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const parsed = JSON.parse(body) as { status: string; output: string[] };
+      times.push({ at: performance.now(), status: parsed.status, length: parsed.output.length });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sender = new WebhookSender({ allow: new WebhookAllowList(), secret: newWebhookSecret(), throttleMs: 300 });
+  const record = new PredictionStore().create('m', {});
+  const allow = new WebhookAllowList();
+  const target = await allow.check(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  sender.follow(record, target, new Set(['output', 'completed']), () => ({ status: record.status, output: record.output }));
+  record.status = 'processing';
+  const started = performance.now();
+  while (performance.now() - started < 1500) {
+    record.output.push('x');
+    record.notify();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  record.status = 'succeeded';
+  record.notify();
+  const deadline = performance.now() + 5000;
+  while (times.at(-1)?.status !== 'succeeded' && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await sender.close();
+  server.close();
+  expect(times.at(-1)).toMatchObject({ status: 'succeeded', length: record.output.length });
+  const outputs = times.filter((entry) => entry.status === 'processing');
+  // 1.5 s of output at one per 300 ms: about 5 (fewer on a busy machine, never more than 6).
+  expect(outputs.length).toBeGreaterThanOrEqual(2);
+  expect(outputs.length).toBeLessThanOrEqual(6);
+  // Arrival times jitter on a busy machine; on average they are throttleMs apart.
+  expect((outputs.at(-1)!.at - outputs[0]!.at) / (outputs.length - 1)).toBeGreaterThan(280);
+  for (let i = 1; i < outputs.length; i++) expect(outputs[i]!.length).toBeGreaterThan(outputs[i - 1]!.length);
+});
