@@ -17,6 +17,8 @@ export interface RunningServer {
   runtime: RuntimeInfo;
   argv: readonly string[];
   logFile: string | undefined;
+  /** The key clients must send (the generated one for `apiKey: 'auto'`); `client` sends it. */
+  readonly apiKey: string | undefined;
   client: LlamafileClient;
   /** From the engine's "offloaded N/M layers to GPU" line, when it printed one. */
   readonly gpu: { offloaded: number; total: number } | undefined;
@@ -74,6 +76,7 @@ export function runningServer(parts: ServerParts): RunningServer {
     runtime: parts.runtime,
     argv: first.engine.command,
     logFile: parts.logFile,
+    apiKey: parts.apiKey,
     client,
     get gpu() {
       return parts.gpu();

@@ -61,6 +61,8 @@ export async function startDetached(options: StartServerOptions, plan: LaunchPla
         runtime: plan.kind, healthPath: plan.healthPath, logFile,
         argv: redactKey(supervised ? [plan.runtime.path, ...plan.engineArgs(first.port)] : first.engine.command),
         createdAt: new Date().toISOString(), gpu,
+        // The record is 0600 in a 0700 dir: `run`/`chat`/connect() by name read the key here; `ps` says only that it is set.
+        ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
       },
       env,
     );

@@ -29,6 +29,11 @@ export interface ServerRecord {
   createdAt: string;
   gpu?: { offloaded: number; total: number } | undefined;
   /**
+   * The key the server requires (`serve --api-key auto` or a given one), for `run`, `chat` and connect() by name.
+   * Only in the file (0600, in a 0700 dir): listServers/findServer report `hasApiKey` instead, never the key.
+   */
+  apiKey?: string | undefined;
+  /**
    * `worker`: an rpc-server from `llamactl worker --detach` (no HTTP; "ready" means it accepts connections).
    * `gateway`: a detached `llamactl gateway` (its engines are its own children, not recorded here).
    */
@@ -37,7 +42,9 @@ export interface ServerRecord {
 
 export type ServerState = 'ready' | 'loading' | 'unhealthy' | 'unreachable' | 'exited';
 
-export interface ServerStatus extends ServerRecord {
+export interface ServerStatus extends Omit<ServerRecord, 'apiKey'> {
+  /** Whether the server requires an API key (the key itself stays in the record file: see serverApiKey). */
+  hasApiKey: boolean;
   /** `exited`: the process is gone (or its PID was reused); the record has been removed. */
   state: ServerState;
   /** The HTTP status of the health probe, when one answered. */
@@ -121,7 +128,7 @@ export async function listServers(
   env?: NodeJS.ProcessEnv,
   options: { health?: boolean } = {},
 ): Promise<ServerStatus[]> {
-  const records = await readRecords(env);
+  const records = (await readRecords(env)).map(withoutKey);
   return Promise.all(
     records.map(async (record): Promise<ServerStatus> => {
       if (!(await isRecordAlive(record))) {
@@ -138,6 +145,19 @@ export async function listServers(
       return { ...record, state, healthStatus: status };
     }),
   );
+}
+
+/** A record as listServers reports it: whether a key is set, not the key (`ps --json` prints these). */
+function withoutKey({ apiKey, ...record }: ServerRecord): Omit<ServerRecord, 'apiKey'> & { hasApiKey: boolean } {
+  return { ...record, hasApiKey: typeof apiKey === 'string' && apiKey !== '' };
+}
+
+/** The API key in the record of server `name` (from `serve --api-key auto` or a given key), if it has one. */
+export async function serverApiKey(name: string, env?: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (!isServerName(name)) return undefined;
+  const text = await readSmallFile(recordPath(name, env), MAX_RECORD_BYTES).catch(() => undefined);
+  const record = text === undefined ? undefined : parseRecord(text);
+  return record?.name === name && typeof record.apiKey === 'string' && record.apiKey !== '' ? record.apiKey : undefined;
 }
 
 /** A live server by name, or by the model it serves when that is unambiguous. */
