@@ -1,4 +1,4 @@
-import { resolveApiKey } from './api-key.js';
+import { AUTO_API_KEY, resolveApiKey } from './api-key.js';
 import { planLaunch } from './launch-plan.js';
 import type { RunningServer } from './running-server.js';
 import { startDetached } from './start-detached.js';
@@ -29,8 +29,11 @@ export async function startServer(given: StartServerOptions): Promise<RunningSer
   // Boots while the model is resolved and checked, so it is ready to act even if we are killed right after spawn.
   warmWatchdog();
   const plan = await planLaunch(options);
-  const start = options.detach ? startDetached : startForeground;
-  return start(options, plan).catch(async (error: unknown) => {
+  // Only a generated key is written to the record: it exists nowhere else. A key of the caller's stays theirs.
+  const started = options.detach
+    ? startDetached(options, plan, { recordKey: given.apiKey === AUTO_API_KEY })
+    : startForeground(options, plan);
+  return started.catch(async (error: unknown) => {
     throw await plan.explainStartError(error);
   });
 }

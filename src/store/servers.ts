@@ -28,9 +28,12 @@ export interface ServerRecord {
   logFile: string;
   createdAt: string;
   gpu?: { offloaded: number; total: number } | undefined;
+  /** The server requires an API key (clients get 401 without it). */
+  keyRequired?: boolean | undefined;
   /**
-   * The key the server requires (`serve --api-key auto` or a given one), for `run`, `chat` and connect() by name.
-   * Only in the file (0600, in a 0700 dir): listServers/findServer report `hasApiKey` instead, never the key.
+   * The key llamactl generated for it (`serve --api-key auto`), for `run`, `chat` and connect() by name; a key the
+   * user gave is never written here. Only in the file (0600, in a 0700 dir): listServers/findServer report
+   * `hasApiKey` instead, never the key.
    */
   apiKey?: string | undefined;
   /**
@@ -42,7 +45,7 @@ export interface ServerRecord {
 
 export type ServerState = 'ready' | 'loading' | 'unhealthy' | 'unreachable' | 'exited';
 
-export interface ServerStatus extends Omit<ServerRecord, 'apiKey'> {
+export interface ServerStatus extends Omit<ServerRecord, 'apiKey' | 'keyRequired'> {
   /** Whether the server requires an API key (the key itself stays in the record file: see serverApiKey). */
   hasApiKey: boolean;
   /** `exited`: the process is gone (or its PID was reused); the record has been removed. */
@@ -148,11 +151,13 @@ export async function listServers(
 }
 
 /** A record as listServers reports it: whether a key is set, not the key (`ps --json` prints these). */
-function withoutKey({ apiKey, ...record }: ServerRecord): Omit<ServerRecord, 'apiKey'> & { hasApiKey: boolean } {
-  return { ...record, hasApiKey: typeof apiKey === 'string' && apiKey !== '' };
+function withoutKey({ apiKey, keyRequired, ...record }: ServerRecord): ServerStatusRecord {
+  return { ...record, hasApiKey: keyRequired === true || (typeof apiKey === 'string' && apiKey !== '') };
 }
 
-/** The API key in the record of server `name` (from `serve --api-key auto` or a given key), if it has one. */
+type ServerStatusRecord = Omit<ServerRecord, 'apiKey' | 'keyRequired'> & { hasApiKey: boolean };
+
+/** The API key kept in the record of server `name` (one `serve --api-key auto` generated), if there is one. */
 export async function serverApiKey(name: string, env?: NodeJS.ProcessEnv): Promise<string | undefined> {
   if (!isServerName(name)) return undefined;
   const text = await readSmallFile(recordPath(name, env), MAX_RECORD_BYTES).catch(() => undefined);

@@ -102,17 +102,21 @@ test('serve --api-key auto without --detach is refused (its key would be one nob
   expect(serve.stderr).toContain('--api-key auto needs --detach');
 });
 
-test('an explicit key through LLAMACTL_API_KEY: kept in the record, no argv warning; one on argv is warned about', async () => {
-  const { serve, ready, record } = await serveDetached('own-key', [], { ...env, LLAMACTL_API_KEY: 'my-own-key-1' });
-  expect(record.apiKey).toBe('my-own-key-1');
+test('a key of your own through LLAMACTL_API_KEY: enforced, not written to the record, no warning; one on argv is warned about', async () => {
+  const ownEnv = { ...env, LLAMACTL_API_KEY: 'my-own-key-1' };
+  const { serve, ready, recordFile } = await serveDetached('own-key', [], ownEnv);
+  expect(await readFile(recordFile, 'utf8')).not.toContain('my-own-key-1');
   expect(serve.stderr).not.toContain('visible to every local user');
   expect((await chatRequest(ready.url)).status).toBe(401);
   expect((await chatRequest(ready.url, 'my-own-key-1')).status).toBe(200);
+  expect(JSON.parse((await runCli(['ps', '--json'], { env })).stdout)).toMatchObject([{ name: 'own-key', hasApiKey: true }]);
+  // run by name: the record has no key to offer, the same variable gives it.
+  expect((await runCli(['run', 'own-key', '-p', 'hi', '-n', '1'], { env })).exitCode).toBe(9);
+  expect((await runCli(['run', 'own-key', '-p', 'hi', '-n', '1'], { env: ownEnv })).exitCode).toBe(0);
 
   const onArgv = await serveDetached('argv-key', ['--api-key', 'my-own-key-2']);
   expect(onArgv.serve.stderr).toContain('visible to every local user');
-  expect(onArgv.record.apiKey).toBe('my-own-key-2');
-  expect(JSON.stringify(onArgv.record)).not.toMatch(/"--api-key"/);
+  expect(await readFile(onArgv.recordFile, 'utf8')).not.toContain('my-own-key-2');
 
   const bad = await runCli(['serve', ggufPath, ...serveArgs, '--detach', '--api-key', 'a,b'], { env });
   expect(bad.exitCode).toBe(2);
