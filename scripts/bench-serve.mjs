@@ -80,7 +80,8 @@ async function viaStartServer(detach) {
   const started = performance.now();
   const server = await startServer({ model: gguf, runtime: engine.serverPath, ctxSize: 256, threads: 1, parallel: 1, detach, env });
   const resolved = performance.now();
-  const { spawnedAt, healthAt, listeningAt, loopAt } = server.readiness;
+  // `readiness` is missing in builds before it existed (run this script against an older dist/ to compare).
+  const { spawnedAt = NaN, healthAt, listeningAt, loopAt } = server.readiness ?? {};
   await server.stop();
   return {
     total: resolved - started,
