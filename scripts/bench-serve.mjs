@@ -141,7 +141,9 @@ async function bare(mode) {
 
 const runs = { a: [], d: [], b: [], t: [] };
 try {
-  await viaStartServer(false); // warm-up: runtime detection, page cache, JIT
+  // Warm-up: runtime detection, page cache, JIT. It is also what a one-shot `llamactl serve` pays: the watchdog's
+  // boot and the header read (memoised after it), so it is reported on its own.
+  runs.first = await viaStartServer(false);
   if (withDetach) await viaStartServer(true);
   await bare('log');
   for (let round = 0; round < rounds; round++) {
@@ -176,6 +178,7 @@ const result = {
   bareTightPoll: runs.t.length ? stats(runs.t) : undefined,
   startServer: variant(runs.a),
   startServerDetached: variant(runs.d),
+  firstStartInProcessMs: +runs.first.total.toFixed(1),
   targets: { overBareListeningMs: 25, readyMinusLastConditionMs: 10 },
 };
 result.pass =
@@ -192,5 +195,6 @@ else {
     console.log(row('  spawn → "listening" seen by llamactl', v.spawnToListeningSeen));
     console.log(row('  ready minus last condition seen', v.readyMinusLastCondition));
   }
+  console.log(`first start in this process (watchdog boot, header read, JIT): call → ready ${result.firstStartInProcessMs} ms`);
   console.log(`targets: over bare ≤ 25 ms, ready minus last condition ≤ 10 ms (medians): ${result.pass ? 'PASS' : 'FAIL'} (${rounds} rounds, order rotated)`);
 }
