@@ -4,11 +4,14 @@
  */
 import { LlamafileClient } from '../client/client.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import { findServer } from '../store/servers.js';
+import { findServer, serverApiKey } from '../store/servers.js';
 import { startServer } from './start-server.js';
 
 export interface ConnectOptions {
-  /** Sent to the server; also given to a server started for the call. */
+  /**
+   * Sent to the server; also given to a server started for the call. A running server found by name or model that
+   * has a key in its record (`serve --api-key auto`) is sent that one when this is not given.
+   */
   apiKey?: string | undefined;
   /** For a server started for the call: a runtime binary (needed for a .gguf), context size, GPU layers. */
   runtime?: string | undefined;
@@ -50,7 +53,9 @@ export async function connect(target: string, options: ConnectOptions = {}): Pro
     });
   }
   if (running) {
-    const client = new LlamafileClient({ baseUrl: running.url, apiKey, timeoutMs });
+    // A key given here wins; otherwise the one the server was started with (`serve --api-key auto`), from its record.
+    const key = apiKey ?? (running.hasApiKey ? await serverApiKey(running.name, env) : undefined);
+    const client = new LlamafileClient({ baseUrl: running.url, apiKey: key, timeoutMs });
     return { client, url: running.url, source: 'running', close: () => client.close() };
   }
   const server = await startServer({

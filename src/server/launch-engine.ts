@@ -1,8 +1,8 @@
 import { execa } from 'execa';
 import { closeSync, constants, openSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { RuntimeError } from '../errors.js';
 import { commandFor, isExecFormatError } from '../runtime/command-for.js';
+import { followFile } from './follow-file.js';
 import { OutputTail } from './output-tail.js';
 import { startWatchdog, type Watchdog } from './watchdog.js';
 
@@ -119,7 +119,7 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
       stream?.on('data', (data: string) => onText(data));
     }
   } else {
-    stopTailing = tailFile(options.logFile!, onText);
+    stopTailing = followFile(options.logFile!, onText);
   }
 
   const engine: EngineProcess = {
@@ -146,44 +146,6 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     watchdog,
   };
   return engine;
-}
-
-/** Follows a growing file, every 20 ms, until the returned function is called (which reads it one last time). */
-function tailFile(path: string, onText: (text: string) => void): () => Promise<void> {
-  let position = 0;
-  let reading = false;
-  let stopped = false;
-  const decoder = new TextDecoder();
-  const read = async () => {
-    if (reading || stopped) return;
-    reading = true;
-    try {
-      const handle = await open(path, 'r');
-      try {
-        const buffer = Buffer.alloc(65536);
-        for (;;) {
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-          if (bytesRead === 0) break;
-          position += bytesRead;
-          onText(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
-        }
-      } finally {
-        await handle.close();
-      }
-    } catch {
-    } finally {
-      reading = false;
-    }
-  };
-  const timer = setInterval(() => void read(), 20);
-  void read();
-  return async () => {
-    clearInterval(timer);
-    if (stopped) return;
-    while (reading) await new Promise((resolve) => setTimeout(resolve, 5));
-    await read();
-    stopped = true;
-  };
 }
 
 function openNewLog(path: string): number {

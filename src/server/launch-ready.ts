@@ -2,7 +2,7 @@ import { AbortError } from '../errors.js';
 import { launchEngine, type EngineProcess } from './launch-engine.js';
 import { parseLogLine } from './parse-log-line.js';
 import { terminateGroup } from './terminate-group.js';
-import { ReadinessWatcher, type LoopProbe } from './wait-until-ready.js';
+import { ReadinessWatcher, type LoopProbe, type ReadinessTimes } from './wait-until-ready.js';
 
 export interface LaunchSpec {
   executable: { path: string; ape: boolean };
@@ -26,6 +26,8 @@ export interface LaunchedServer {
   host: string;
   port: number;
   readyMs: number;
+  /** When each readiness condition was seen. */
+  readiness: ReadinessTimes;
 }
 
 /** Spawns the engine and waits until it is ready; on any failure the engine's group is stopped before rethrowing. */
@@ -47,6 +49,7 @@ export async function launchReady(spec: LaunchSpec): Promise<LaunchedServer> {
       spec.onLine?.(line);
     },
   });
+  watcher.spawned();
   try {
     const address = await watcher.wait(engine, {
       healthPath: spec.healthPath,
@@ -54,7 +57,7 @@ export async function launchReady(spec: LaunchSpec): Promise<LaunchedServer> {
       idleTimeoutMs: spec.idleTimeoutMs,
       signal: spec.signal,
     });
-    return { engine, ...address, readyMs: Date.now() - engine.startedAt };
+    return { engine, ...address, readyMs: Date.now() - engine.startedAt, readiness: watcher.times };
   } catch (error) {
     await terminateGroup(engine.pid, { graceMs: 2000, gone: () => engine.exited });
     throw error;

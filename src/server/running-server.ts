@@ -2,6 +2,7 @@ import { LlamafileClient } from '../client/client.js';
 import { ServerExitError } from '../errors.js';
 import type { RuntimeInfo } from '../runtime/runtime-info.js';
 import type { LaunchedServer } from './launch-ready.js';
+import type { ReadinessTimes } from './wait-until-ready.js';
 import { connectHost, formatUrl } from './parse-log-line.js';
 import { isCleanExit, type ServerExit } from './supervise.js';
 import { terminateGroup } from './terminate-group.js';
@@ -17,11 +18,18 @@ export interface RunningServer {
   runtime: RuntimeInfo;
   argv: readonly string[];
   logFile: string | undefined;
+  /** The key clients must send (the generated one for `apiKey: 'auto'`); `client` sends it. */
+  readonly apiKey: string | undefined;
   client: LlamafileClient;
   /** From the engine's "offloaded N/M layers to GPU" line, when it printed one. */
   readonly gpu: { offloaded: number; total: number } | undefined;
   /** Spawn → ready, in ms. */
   readyMs: number;
+  /**
+   * When the first launch's readiness conditions were seen (`performance.now()` of this process): spawn, the port's
+   * first answer, /health 200, the "listening" line, the loop probe's answer, ready.
+   */
+  readiness: ReadinessTimes;
   /** Resolves when the server is down for good (stopped, exited, or crashed with no restarts left). */
   exited: Promise<ServerExit>;
   /**
@@ -74,11 +82,13 @@ export function runningServer(parts: ServerParts): RunningServer {
     runtime: parts.runtime,
     argv: first.engine.command,
     logFile: parts.logFile,
+    apiKey: parts.apiKey,
     client,
     get gpu() {
       return parts.gpu();
     },
     readyMs: first.readyMs,
+    readiness: first.readiness,
     exited,
     async wait() {
       const exit = await exited;

@@ -14,9 +14,13 @@ import { describeExit } from './supervise.js';
 /**
  * Background mode: the engine writes to a log file under runDir(), gets a record for `ps`/`stop`/`logs`, and
  * outlives this process once ready. With `restart: 'on-failure'` a detached supervisor process (itself a foreground
- * startServer) runs the engine and restarts it.
+ * startServer) runs the engine and restarts it. `recordKey`: keep the API key in the record (a generated one).
  */
-export async function startDetached(options: StartServerOptions, plan: LaunchPlan): Promise<RunningServer> {
+export async function startDetached(
+  options: StartServerOptions,
+  plan: LaunchPlan,
+  { recordKey = false }: { recordKey?: boolean } = {},
+): Promise<RunningServer> {
   const { model, env, restart = 'no', stopGraceMs = 5000 } = options;
   // Held until this function returns: by then the record exists (or the start failed), so the name stays taken.
   await using claim = await claimServerName(model, options.name, env);
@@ -61,6 +65,10 @@ export async function startDetached(options: StartServerOptions, plan: LaunchPla
         runtime: plan.kind, healthPath: plan.healthPath, logFile,
         argv: redactKey(supervised ? [plan.runtime.path, ...plan.engineArgs(first.port)] : first.engine.command),
         createdAt: new Date().toISOString(), gpu,
+        // A generated key (`apiKey: 'auto'`) is kept here, 0600 in a 0700 dir, for `run`/`chat`/connect() by name; a
+        // key of the caller's is not written anywhere. `ps` says only that there is one.
+        ...(options.apiKey === undefined ? {} : { keyRequired: true }),
+        ...(recordKey && options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
       },
       env,
     );

@@ -18,6 +18,12 @@ export interface StartServerOptions extends Pick<ServeFitOptions, 'force' | 'mem
   port?: number | undefined;
   threads?: number | undefined;
   parallel?: number | undefined;
+  /**
+   * Require this key from clients (`Authorization: Bearer KEY`); given to the engine through its environment, never
+   * its argv. `'auto'`: a random key (256 bits, base64url), kept in a detached server's record (0600) where
+   * `connect(name)`, `llamactl run NAME` and `chat NAME` find it; also `RunningServer.apiKey`.
+   * @default none: the engine answers anyone who can reach it
+   */
   apiKey?: string | undefined;
   /** Passed to the engine after llamactl's own flags. */
   extraArgs?: readonly string[] | undefined;

@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * The engine must not outlive llamactl, even when llamactl is SIGKILLed and no exit hook runs. The watchdog is a
  * tiny detached node process that holds the read end of a pipe from us: the kernel closes that pipe however we
  * die, and the watchdog then terminates every process group it was told about (SIGTERM, SIGKILL after `graceMs`).
- * `+PGID` / `-PGID` lines add and remove groups; one watchdog serves all the servers of this process and exits once
- * none is left. Portable (Linux and macOS), unlike PR_SET_PDEATHSIG. It runs from `node -e` so it works the same
+ * `+PGID` / `-PGID` lines add and remove groups; one watchdog serves all the servers of this process and exits a while
+ * (LINGER_MS) after none is left. Portable (Linux and macOS), unlike PR_SET_PDEATHSIG. It runs from `node -e` so it works the same
  * from dist/ and from the TypeScript sources under test.
  */
 const WATCHDOG_SOURCE = `
@@ -41,6 +41,13 @@ process.stdin.resume();
 `;
 
 const GRACE_MS = 1000;
+/**
+ * How long an idle watchdog is kept after its last engine, so that the next server of this process does not boot
+ * one: a `node` start-up is tens of ms of CPU, spent right beside the loading engine (measured by bench:serve on 2
+ * cores: 60-100 ms more to ready). It holds no event loop open, and exits at once with us (its pipe closes).
+ */
+const LINGER_MS = 30_000;
+let lingering: NodeJS.Timeout | undefined;
 
 let shared: { child: ChildProcess; groups: Set<number> } | undefined;
 /** While held (a gateway starting engines on demand), the watchdog stays up between engines: no node start-up per load. */
@@ -56,12 +63,17 @@ export interface Watchdog {
  * (a `node` start-up on a busy machine can take a while). It never keeps our event loop alive.
  */
 export function warmWatchdog(): void {
+  clearTimeout(lingering);
   if (shared) return;
   const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, String(GRACE_MS)], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
   child.on('error', () => {});
+  // One that died (killed by someone) is replaced by the next server instead of being written to.
+  child.once('exit', () => {
+    if (shared?.child === child) shared = undefined;
+  });
   child.stdin?.on('error', () => {});
   child.unref();
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
@@ -80,13 +92,8 @@ export function startWatchdog(pgid: number): Watchdog {
       if (done) return;
       done = true;
       watchdog.groups.delete(pgid);
-      if (watchdog.groups.size > 0 || (holds > 0 && shared === watchdog)) {
-        watchdog.child.stdin?.write(`-${pgid}\n`);
-        return;
-      }
-      // The last group: let this watchdog go; the next server gets a fresh one.
-      watchdog.child.stdin?.end(`-${pgid}\n`);
-      if (shared === watchdog) shared = undefined;
+      watchdog.child.stdin?.write(`-${pgid}\n`);
+      if (watchdog.groups.size === 0) linger(watchdog);
     },
   };
 }
@@ -100,10 +107,18 @@ export function holdWatchdog(): () => void {
     if (released) return;
     released = true;
     holds--;
-    const watchdog = shared;
-    if (holds === 0 && watchdog && watchdog.groups.size === 0) {
-      watchdog.child.stdin?.end();
-      shared = undefined;
-    }
+    if (shared && shared.groups.size === 0) linger(shared);
   };
+}
+
+/** The watchdog has nothing to watch: let it go after LINGER_MS unless a server (or a hold) comes first. */
+function linger(watchdog: NonNullable<typeof shared>): void {
+  if (holds > 0 || shared !== watchdog) return;
+  clearTimeout(lingering);
+  lingering = setTimeout(() => {
+    if (shared !== watchdog || holds > 0 || watchdog.groups.size > 0) return;
+    watchdog.child.stdin?.end();
+    shared = undefined;
+  }, LINGER_MS);
+  lingering.unref();
 }

@@ -28,6 +28,14 @@ export interface ServerRecord {
   logFile: string;
   createdAt: string;
   gpu?: { offloaded: number; total: number } | undefined;
+  /** The server requires an API key (clients get 401 without it). */
+  keyRequired?: boolean | undefined;
+  /**
+   * The key llamactl generated for it (`serve --api-key auto`), for `run`, `chat` and connect() by name; a key the
+   * user gave is never written here. Only in the file (0600, in a 0700 dir): listServers/findServer report
+   * `hasApiKey` instead, never the key.
+   */
+  apiKey?: string | undefined;
   /**
    * `worker`: an rpc-server from `llamactl worker --detach` (no HTTP; "ready" means it accepts connections).
    * `gateway`: a detached `llamactl gateway` (its engines are its own children, not recorded here).
@@ -37,7 +45,9 @@ export interface ServerRecord {
 
 export type ServerState = 'ready' | 'loading' | 'unhealthy' | 'unreachable' | 'exited';
 
-export interface ServerStatus extends ServerRecord {
+export interface ServerStatus extends Omit<ServerRecord, 'apiKey' | 'keyRequired'> {
+  /** Whether the server requires an API key (the key itself stays in the record file: see serverApiKey). */
+  hasApiKey: boolean;
   /** `exited`: the process is gone (or its PID was reused); the record has been removed. */
   state: ServerState;
   /** The HTTP status of the health probe, when one answered. */
@@ -121,7 +131,7 @@ export async function listServers(
   env?: NodeJS.ProcessEnv,
   options: { health?: boolean } = {},
 ): Promise<ServerStatus[]> {
-  const records = await readRecords(env);
+  const records = (await readRecords(env)).map(withoutKey);
   return Promise.all(
     records.map(async (record): Promise<ServerStatus> => {
       if (!(await isRecordAlive(record))) {
@@ -138,6 +148,21 @@ export async function listServers(
       return { ...record, state, healthStatus: status };
     }),
   );
+}
+
+/** A record as listServers reports it: whether a key is set, not the key (`ps --json` prints these). */
+function withoutKey({ apiKey, keyRequired, ...record }: ServerRecord): ServerStatusRecord {
+  return { ...record, hasApiKey: keyRequired === true || (typeof apiKey === 'string' && apiKey !== '') };
+}
+
+type ServerStatusRecord = Omit<ServerRecord, 'apiKey' | 'keyRequired'> & { hasApiKey: boolean };
+
+/** The API key kept in the record of server `name` (one `serve --api-key auto` generated), if there is one. */
+export async function serverApiKey(name: string, env?: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (!isServerName(name)) return undefined;
+  const text = await readSmallFile(recordPath(name, env), MAX_RECORD_BYTES).catch(() => undefined);
+  const record = text === undefined ? undefined : parseRecord(text);
+  return record?.name === name && typeof record.apiKey === 'string' && record.apiKey !== '' ? record.apiKey : undefined;
 }
 
 /** A live server by name, or by the model it serves when that is unambiguous. */

@@ -3,7 +3,8 @@ import { examples } from '../help.js';
 import { formatDuration, printJson } from '../output.js';
 
 /**
- * `llamactl ps`: the detached servers with their live state, as a table or a JSON array on stdout. A gateway lists
+ * `llamactl ps`: the detached servers with their live state, as a table or a JSON array on stdout. Whether a server
+ * needs a key shows as KEY (`hasApiKey` in JSON); the key itself stays in the record file. A gateway lists
  * the models it holds under it (state, memory estimate, idle time, requests in flight).
  */
 export async function psCommand(options: { json?: boolean | undefined } = {}): Promise<void> {
@@ -18,7 +19,7 @@ export async function psCommand(options: { json?: boolean | undefined } = {}): P
     return;
   }
   const rows = [
-    ['NAME', 'STATE', 'PID', 'URL', 'UPTIME', 'GPU', 'MODEL'],
+    ['NAME', 'STATE', 'PID', 'URL', 'UPTIME', 'GPU', 'KEY', 'MODEL'],
     ...servers.map((s) => [
       s.name,
       s.state,
@@ -26,12 +27,17 @@ export async function psCommand(options: { json?: boolean | undefined } = {}): P
       s.url,
       s.state === 'exited' ? '-' : formatDuration(Date.now() - Date.parse(s.createdAt)),
       s.gpu ? `${s.gpu.offloaded}/${s.gpu.total}` : '-',
+      // Whether clients need a key (read from the record by run/chat NAME); never the key. A gateway has its own.
+      s.kind === 'gateway' || s.kind === 'worker' ? '-' : s.hasApiKey ? 'yes' : 'no',
       s.model,
     ]),
   ];
   if (held.size > 0) {
     const { gatewayRows } = await import('../gateway-rows.js');
-    for (const [name, models] of held) rows.splice(rows.findIndex((row) => row[0] === name) + 1, 0, ...gatewayRows(models));
+    for (const [name, models] of held) {
+      const under = gatewayRows(models).map((row) => [...row.slice(0, -1), '', ...row.slice(-1)]);
+      rows.splice(rows.findIndex((row) => row[0] === name) + 1, 0, ...under);
+    }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) {

@@ -39,7 +39,10 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'port to bind (default: a free port)', integer('--port'))
     .option('-t, --threads <n>', 'CPU threads', integer('--threads'))
     .option('--np, --parallel <n>', 'parallel request slots (also -np)', integer('--parallel'))
-    .option('--api-key <key>', 'require this API key from clients')
+    .addOption(
+      new Option('--api-key <key>', "require an API key from clients; auto: a random one kept in the server's record, used by run/chat NAME")
+        .env('LLAMACTL_API_KEY'),
+    )
     .option('--runtime <path>', 'llamafile or llama-server binary to run the weights with (-m)')
     .addOption(
       new Option('--timeout <seconds>', 'give up when loading shows no progress for this long')
@@ -58,12 +61,18 @@ export function registerServe(program: Command): void {
         'llamactl serve Mozilla/Llama-3.2-1B-Instruct-llamafile:Q4_K_M',
         'llamactl serve ./model.llamafile --port 8080 -c 4096 -ngl 999',
         'llamactl serve ./model.gguf --runtime ./llamafile-0.9.3 --detach --name chat',
+        'llamactl serve ./model.llamafile --detach --name chat --api-key auto   # then: llamactl run chat "Hi"',
+        'LLAMACTL_API_KEY=$(cat ~/.my-key) llamactl serve ./model.llamafile --detach   # your own key, not on argv',
         'llamactl serve ./model.llamafile --restart on-failure -- --jinja',
         'llamactl serve ./model.gguf --rpc 10.0.0.2:50052,10.0.0.3:50052 -ngl 99',
       ]),
     )
     .action((model: string, engineArgs: string[], flags: ServeFlags, cmd: Command) =>
-      serveCommand(model, engineArgs, { ...flags, verbose: Boolean(cmd.optsWithGlobals().verbose) }),
+      serveCommand(model, engineArgs, {
+        ...flags,
+        verbose: Boolean(cmd.optsWithGlobals().verbose),
+        apiKeyOnArgv: cmd.getOptionValueSource('apiKey') === 'cli',
+      }),
     );
   const parseOptions = command.parseOptions.bind(command);
   command.parseOptions = (args) => {
@@ -74,10 +83,15 @@ export function registerServe(program: Command): void {
 }
 
 /** `llamactl serve MODEL [-- engine args]`: start a server, say where it listens, and (in the foreground) wait for it. */
-export async function serveCommand(model: string, engineArgs: string[], flags: ServeFlags & { verbose?: boolean }): Promise<void> {
+export async function serveCommand(
+  model: string,
+  engineArgs: string[],
+  flags: ServeFlags & { verbose?: boolean; apiKeyOnArgv?: boolean },
+): Promise<void> {
   if (flags.restart !== 'no' && flags.restart !== 'on-failure') {
     throw new UsageError(`Bad --restart ${JSON.stringify(flags.restart)}: use no or on-failure.`);
   }
+  checkKeyFlags(flags);
   const { startServer } = await import('../../server/start-server.js');
   const rpcText = await import('../rpc-text.js');
   await withInterrupt(async (signal) => {
@@ -147,6 +161,22 @@ export async function serveCommand(model: string, engineArgs: string[], flags: S
     if (flags.json) printJson({ type: 'exited', name: server.name, exitCode: outcome.exitCode, signal: outcome.signal });
     else process.stderr.write(`llamactl: the server ${outcome.reason} (shut down from outside).\n`);
   });
+}
+
+/**
+ * `--api-key auto` keeps its key in the record of a detached server, the only place run/chat find it: a foreground
+ * serve writes none, so its key would be one nobody knows. A literal key on our argv is readable by every local user
+ * (`ps aux`) for as long as a foreground serve runs: said once, with the two ways that avoid it.
+ */
+function checkKeyFlags(flags: ServeFlags & { apiKeyOnArgv?: boolean }): void {
+  if (flags.apiKey === 'auto' && !flags.detach) {
+    throw new UsageError('--api-key auto needs --detach: the key is kept in the server\'s record, which only a detached server has.', {
+      hint: 'Add --detach (then `llamactl run NAME` / `chat NAME` use the key), or give your own key in LLAMACTL_API_KEY.',
+    });
+  }
+  if (flags.apiKey !== undefined && flags.apiKey !== 'auto' && flags.apiKeyOnArgv) {
+    process.stderr.write('llamactl: warning: a key on the command line is visible to every local user (ps); use --api-key auto with --detach, or LLAMACTL_API_KEY.\n');
+  }
 }
 
 /** The library's hint for a crash names options; this one names the flags that help. */
