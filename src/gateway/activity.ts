@@ -31,7 +31,9 @@ const MAX_BUFFERED = 2 ** 20;
 
 export class Activity {
   readonly #models: () => ModelsSnapshot;
-  readonly #recent: RecentRequest[] = [];
+  /** A ring of what ended, with when (ms since the epoch); shaped for the page only when someone asks. */
+  readonly #recent: { request: FinishedRequest; at: number }[] = [];
+  #next = 0;
   readonly #streams = new Set<ServerResponse>();
   #pending: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -43,16 +45,17 @@ export class Activity {
 
   /** The models, the budget and the last requests, newest last. */
   snapshot(): ModelsSnapshot & { recent: RecentRequest[] } {
-    return { ...this.#models(), recent: [...this.#recent] };
+    const ring = this.#recent.length < RECENT ? this.#recent : [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)];
+    return { ...this.#models(), recent: ring.map(({ request, at }) => view(request, at)) };
   }
 
+  /** Called for every request (keep it cheap: it is on the gateway's hot path). */
   record(request: FinishedRequest): void {
-    const tokensPerS = request.completionTokens && request.ms > 0 ? Math.round((request.completionTokens / request.ms) * 10_000) / 10 : undefined;
-    const entry: RecentRequest = { ...request, ms: Math.round(request.ms * 10) / 10, at: new Date().toISOString(), tokensPerS };
-    if (entry.firstByteMs !== undefined) entry.firstByteMs = Math.round(entry.firstByteMs * 10) / 10;
-    this.#recent.push(entry);
-    if (this.#recent.length > RECENT) this.#recent.shift();
-    this.#send('request', entry);
+    const entry = { request, at: Date.now() };
+    if (this.#recent.length < RECENT) this.#recent.push(entry);
+    else this.#recent[this.#next] = entry;
+    this.#next = (this.#next + 1) % RECENT;
+    if (this.#streams.size > 0) this.#send('request', view(request, entry.at));
   }
 
   /** Something the page shows changed: sent at once, or, after another change this close, COALESCE_MS after it. */
@@ -118,6 +121,13 @@ export class Activity {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
   }
+}
+
+function view(request: FinishedRequest, at: number): RecentRequest {
+  const round = (value: number) => Math.round(value * 10) / 10;
+  const tokensPerS = request.completionTokens && request.ms > 0 ? round((request.completionTokens / request.ms) * 1000) : undefined;
+  const firstByteMs = request.firstByteMs === undefined ? undefined : round(request.firstByteMs);
+  return { ...request, ms: round(request.ms), firstByteMs, at: new Date(at).toISOString(), tokensPerS };
 }
 
 function frame(event: string, data: unknown): string {
