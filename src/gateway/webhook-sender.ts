@@ -5,7 +5,8 @@
  * and `completed` once, at the end, in that order. Each delivery is one message (one `webhook-id`) tried up to 4
  * times: again after a network error, a timeout (10 s per attempt), 408, 429 or 5xx, with exponential backoff and
  * jitter; a 3xx is not followed and, like other 4xx, ends it. An `output` delivery still being retried when the
- * prediction ends is dropped for `completed`. Nothing here holds the prediction; the gateway's close aborts all.
+ * prediction ends is dropped for `completed`. One delivery at a time per prediction, each with the state of when it
+ * was made: later changes wait and coalesce into the next. Nothing here holds the prediction; close aborts all.
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type RequestOptions } from 'node:http';
@@ -62,11 +63,11 @@ export class WebhookSender {
     const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     if (events.has('start')) await this.#deliver(target, view, () => false);
     let seen = { output: record.output.length, logs: record.logs.length };
+    const grew = () => (events.has('output') && record.output.length > seen.output) || (events.has('logs') && record.logs.length > seen.logs);
     let last = -Infinity;
     while (!signal.aborted && !isTerminal(record.status)) {
       const changed = record.changed();
-      const grew = (events.has('output') && record.output.length > seen.output) || (events.has('logs') && record.logs.length > seen.logs);
-      if (!grew) {
+      if (!grew()) {
         await Promise.race([changed, record.finished, stopped]);
         continue;
       }
@@ -79,7 +80,9 @@ export class WebhookSender {
       last = performance.now();
       await this.#deliver(target, view, () => isTerminal(record.status));
     }
-    if (!signal.aborted && events.has('completed')) await this.#deliver(target, view, () => false);
+    if (signal.aborted) return;
+    // The last state is always delivered: by `completed`, or else as the last `output`/`logs` the throttle held back.
+    if (events.has('completed') || grew()) await this.#deliver(target, view, () => false);
   }
 
   /** One message, tried until it is taken, refused for good, superseded or out of attempts. */
@@ -94,7 +97,7 @@ export class WebhookSender {
         if (signal.aborted || superseded()) return;
       }
       // Checked again each time: the name may resolve elsewhere now; the connection goes to the address checked.
-      const checked = await this.allow.check(target.url.href).catch((error: unknown) => (error instanceof GatewayError ? undefined : target));
+      const checked = await this.allow.check(target.url.href, signal).catch((error: unknown) => (error instanceof GatewayError ? undefined : target));
       if (!checked) return;
       const timestamp = Math.floor(Date.now() / 1000);
       const status = await post(checked, body, {
