@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { validateWebhook } from 'replicate';
 import { describe, expect, test } from 'vitest';
 import { PredictionStore } from '../../../src/gateway/prediction-store.js';
-import { WebhookSender } from '../../../src/gateway/webhook-sender.js';
+import { WebhookSender, type WebhookEvent } from '../../../src/gateway/webhook-sender.js';
 import { checkWebhookSecret, newWebhookSecret, signWebhook } from '../../../src/gateway/webhook-sign.js';
 import { WebhookAllowList } from '../../../src/gateway/webhook-target.js';
 
@@ -59,7 +59,8 @@ describe('webhooks.allow', () => {
   });
 });
 
-test('output deliveries are throttled to one per throttleMs, with the latest state, and completed comes last', async () => {
+/** A loopback receiver noting each delivery's time, status and output length; `follow` starts a sender on it. */
+async function receiver() {
   const times: { at: number; status: string; length: number }[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -71,11 +72,28 @@ test('output deliveries are throttled to one per throttleMs, with the latest sta
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const sender = new WebhookSender({ allow: new WebhookAllowList(), secret: newWebhookSecret(), throttleMs: 300 });
-  const record = new PredictionStore().create('m', {});
   const allow = new WebhookAllowList();
   const target = await allow.check(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-  sender.follow(record, target, new Set(['output', 'completed']), () => ({ status: record.status, output: record.output }));
+  const record = new PredictionStore().create('m', {});
+  let sender: WebhookSender | undefined;
+  return {
+    times, record,
+    follow(events: WebhookEvent[], throttleMs: number) {
+      sender = new WebhookSender({ allow, secret: newWebhookSecret(), throttleMs });
+      sender.follow(record, target, new Set(events), () => ({ status: record.status, output: record.output }));
+    },
+    async waitFor(done: () => boolean) {
+      const deadline = performance.now() + 5000;
+      while (!done() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await sender?.close();
+      server.close();
+    },
+  };
+}
+
+test('output deliveries are throttled to one per throttleMs, with the latest state, and completed comes last', async () => {
+  const { times, record, follow, waitFor } = await receiver();
+  follow(['output', 'completed'], 300);
   record.status = 'processing';
   const started = performance.now();
   while (performance.now() - started < 1500) {
@@ -85,10 +103,7 @@ test('output deliveries are throttled to one per throttleMs, with the latest sta
   }
   record.status = 'succeeded';
   record.notify();
-  const deadline = performance.now() + 5000;
-  while (times.at(-1)?.status !== 'succeeded' && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  await sender.close();
-  server.close();
+  await waitFor(() => times.at(-1)?.status === 'succeeded');
   expect(times.at(-1)).toMatchObject({ status: 'succeeded', length: record.output.length });
   const outputs = times.filter((entry) => entry.status === 'processing');
   // 1.5 s of output at one per 300 ms: about 5 (fewer on a busy machine, never more than 6).
@@ -97,4 +112,24 @@ test('output deliveries are throttled to one per throttleMs, with the latest sta
   // Arrival times jitter on a busy machine; on average they are throttleMs apart.
   expect((outputs.at(-1)!.at - outputs[0]!.at) / (outputs.length - 1)).toBeGreaterThan(280);
   for (let i = 1; i < outputs.length; i++) expect(outputs[i]!.length).toBeGreaterThan(outputs[i - 1]!.length);
+});
+
+test('without completed in the filter, the last output the throttle held back is still delivered, once', async () => {
+  const { times, record, follow, waitFor } = await receiver();
+  follow(['output'], 1000);
+  record.status = 'processing';
+  for (let i = 0; i < 10; i++) {
+    record.output.push('x');
+    record.notify();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  record.status = 'succeeded';
+  record.notify();
+  await waitFor(() => times.at(-1)?.length === 10);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The first growth at once, then (within the throttle's second) nothing until the end brings the last state.
+  expect(times).toHaveLength(2);
+  expect(times[0]!.length).toBeLessThan(10);
+  expect(times[1]!.length).toBe(10);
+  expect(times.at(-1)!.status).toBe('succeeded');
 });
