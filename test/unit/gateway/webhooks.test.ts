@@ -60,15 +60,15 @@ describe('webhooks.allow', () => {
 });
 
 /** A loopback receiver noting each delivery's time, status and output length; `follow` starts a sender on it. */
-async function receiver() {
-  const times: { at: number; status: string; length: number }[] = [];
+async function receiver(answer = 200) {
+  const times: { at: number; status: string; length: number; id: string }[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
       const parsed = JSON.parse(body) as { status: string; output: string[] };
-      times.push({ at: performance.now(), status: parsed.status, length: parsed.output.length });
-      res.end();
+      times.push({ at: performance.now(), status: parsed.status, length: parsed.output.length, id: String(req.headers['webhook-id']) });
+      res.writeHead(answer).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -78,8 +78,8 @@ async function receiver() {
   let sender: WebhookSender | undefined;
   return {
     times, record,
-    follow(events: WebhookEvent[], throttleMs: number) {
-      sender = new WebhookSender({ allow, secret: newWebhookSecret(), throttleMs });
+    follow(events: WebhookEvent[], throttleMs: number, retry: { attempts?: number; backoffMs?: number } = {}) {
+      sender = new WebhookSender({ allow, secret: newWebhookSecret(), throttleMs, ...retry });
       sender.follow(record, target, new Set(events), () => ({ status: record.status, output: record.output }));
     },
     async waitFor(done: () => boolean) {
@@ -132,4 +132,28 @@ test('without completed in the filter, the last output the throttle held back is
   expect(times[0]!.length).toBeLessThan(10);
   expect(times[1]!.length).toBe(10);
   expect(times.at(-1)!.status).toBe('succeeded');
+});
+
+test('a failed output delivery gives way to a newer state; completed is retried as one message', async () => {
+  const { times, record, follow, waitFor } = await receiver(503);
+  follow(['output', 'completed'], 100, { attempts: 3, backoffMs: 200 });
+  record.status = 'processing';
+  const started = performance.now();
+  while (performance.now() - started < 1000) {
+    record.output.push('x');
+    record.notify();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  record.status = 'succeeded';
+  record.notify();
+  await waitFor(() => times.filter((entry) => entry.status === 'succeeded').length === 3);
+  const outputs = times.filter((entry) => entry.status === 'processing');
+  // Each output message tried once: by its retry time a newer state was there, sent as a new message instead.
+  expect(outputs.length).toBeGreaterThanOrEqual(2);
+  expect(new Set(outputs.map((entry) => entry.id)).size).toBe(outputs.length);
+  for (let i = 1; i < outputs.length; i++) expect(outputs[i]!.length).toBeGreaterThan(outputs[i - 1]!.length);
+  const completed = times.filter((entry) => entry.status === 'succeeded');
+  expect(completed).toHaveLength(3);
+  expect(new Set(completed.map((entry) => entry.id)).size).toBe(1);
+  expect(completed[0]!.length).toBe(record.output.length);
 });
