@@ -82,6 +82,18 @@ async function receiver(answer = 200) {
       sender = new WebhookSender({ allow, secret: newWebhookSecret(), throttleMs, ...retry });
       sender.follow(record, target, new Set(events), () => ({ status: record.status, output: record.output }));
     },
+    /** Output growing every 10 ms for `ms`, then succeeded. */
+    async generate(ms: number) {
+      record.status = 'processing';
+      const started = performance.now();
+      while (performance.now() - started < ms) {
+        record.output.push('x');
+        record.notify();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      record.status = 'succeeded';
+      record.notify();
+    },
     async waitFor(done: () => boolean) {
       const deadline = performance.now() + 5000;
       while (!done() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -92,17 +104,9 @@ async function receiver(answer = 200) {
 }
 
 test('output deliveries are throttled to one per throttleMs, with the latest state, and completed comes last', async () => {
-  const { times, record, follow, waitFor } = await receiver();
+  const { times, record, follow, generate, waitFor } = await receiver();
   follow(['output', 'completed'], 300);
-  record.status = 'processing';
-  const started = performance.now();
-  while (performance.now() - started < 1500) {
-    record.output.push('x');
-    record.notify();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  record.status = 'succeeded';
-  record.notify();
+  await generate(1500);
   await waitFor(() => times.at(-1)?.status === 'succeeded');
   expect(times.at(-1)).toMatchObject({ status: 'succeeded', length: record.output.length });
   const outputs = times.filter((entry) => entry.status === 'processing');
@@ -115,37 +119,22 @@ test('output deliveries are throttled to one per throttleMs, with the latest sta
 });
 
 test('without completed in the filter, the last output the throttle held back is still delivered, once', async () => {
-  const { times, record, follow, waitFor } = await receiver();
+  const { times, record, follow, generate, waitFor } = await receiver();
   follow(['output'], 1000);
-  record.status = 'processing';
-  for (let i = 0; i < 10; i++) {
-    record.output.push('x');
-    record.notify();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  record.status = 'succeeded';
-  record.notify();
-  await waitFor(() => times.at(-1)?.length === 10);
+  await generate(200);
+  await waitFor(() => times.at(-1)?.length === record.output.length);
   await new Promise((resolve) => setTimeout(resolve, 200));
   // The first growth at once, then (within the throttle's second) nothing until the end brings the last state.
   expect(times).toHaveLength(2);
-  expect(times[0]!.length).toBeLessThan(10);
-  expect(times[1]!.length).toBe(10);
+  expect(times[0]!.length).toBeLessThan(record.output.length);
+  expect(times[1]!.length).toBe(record.output.length);
   expect(times.at(-1)!.status).toBe('succeeded');
 });
 
 test('a failed output delivery gives way to a newer state; completed is retried as one message', async () => {
-  const { times, record, follow, waitFor } = await receiver(503);
+  const { times, record, follow, generate, waitFor } = await receiver(503);
   follow(['output', 'completed'], 100, { attempts: 3, backoffMs: 200 });
-  record.status = 'processing';
-  const started = performance.now();
-  while (performance.now() - started < 1000) {
-    record.output.push('x');
-    record.notify();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  record.status = 'succeeded';
-  record.notify();
+  await generate(1000);
   await waitFor(() => times.filter((entry) => entry.status === 'succeeded').length === 3);
   const outputs = times.filter((entry) => entry.status === 'processing');
   // Each output message tried once: by its retry time a newer state was there, sent as a new message instead.
