@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { UsageError } from '../errors.js';
 import { isTerminal, type PredictionRecord } from './prediction-store.js';
 import { GatewayError } from './gateway-error.js';
 import { signWebhook } from './webhook-sign.js';
@@ -43,6 +44,10 @@ export class WebhookSender {
     this.allow = options.allow;
     this.secret = options.secret;
     this.#options = { timeoutMs: options.timeoutMs ?? 10_000, attempts: options.attempts ?? 4, throttleMs: options.throttleMs ?? 500, backoffMs: options.backoffMs ?? 1000 };
+    const { timeoutMs } = this.#options;
+    if (!(timeoutMs >= 100 && timeoutMs <= 120_000)) {
+      throw new UsageError(`webhooks.timeout must be between 100 ms and 2 min (per delivery attempt), got ${timeoutMs} ms.`, { option: 'webhookTimeoutMs' });
+    }
   }
 
   /** Delivers `record`'s events to `target` until it has ended (`view` is the prediction object, as GET shows it). */

@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { validateWebhook } from 'replicate';
 import { describe, expect, test } from 'vitest';
+import { parseGatewayConfig } from '../../../src/gateway/config.js';
 import { PredictionStore } from '../../../src/gateway/prediction-store.js';
 import { WebhookSender, type WebhookEvent } from '../../../src/gateway/webhook-sender.js';
 import { checkWebhookSecret, newWebhookSecret, signWebhook } from '../../../src/gateway/webhook-sign.js';
@@ -32,6 +33,17 @@ describe('webhook signatures', () => {
     expect(() => checkWebhookSecret('hunter2')).toThrow(/whsec_/);
     expect(checkWebhookSecret('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toMatch(/^whsec_/);
   });
+});
+
+test('the webhooks config section: allow, secret (from the environment), timeout; unknown keys and bad timeouts refused', () => {
+  const text = 'webhooks:\n  allow: [hooks.test, 10.0.0.0/8]\n  secret: "${HOOK_SECRET}"\n  timeout: 5s\n';
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+  expect(parseGatewayConfig(text, 'g.yaml', { HOOK_SECRET: secret })).toEqual({ webhookAllow: ['hooks.test', '10.0.0.0/8'], webhookSecret: secret, webhookTimeoutMs: 5000 });
+  expect(() => parseGatewayConfig('webhooks:\n  allowed: [x]\n', 'g.yaml')).toThrow(/webhooks: unknown key "allowed"/);
+  const sender = (timeoutMs: number) => new WebhookSender({ allow: new WebhookAllowList(), secret, timeoutMs });
+  expect(() => sender(0)).toThrow(/webhooks.timeout/);
+  expect(() => sender(10 * 60_000)).toThrow(/webhooks.timeout/);
+  expect(sender(5000)).toBeInstanceOf(WebhookSender);
 });
 
 describe('webhooks.allow', () => {
