@@ -100,6 +100,22 @@ describe('gateway: Replicate webhooks', () => {
     }
   });
 
+  test('a canceled prediction: completed once, with status canceled', async () => {
+    const hook = await receiver();
+    try {
+      const created = await replicate.predictions.create({ model: 'llamactl/tiny-a', input: { ...input, max_tokens: 1800, min_tokens: 1800 }, webhook: hook.url, webhook_events_filter: ['start', 'completed'] });
+      await eventually(() => hook.deliveries.length > 0);
+      await eventually(async () => (await replicate.predictions.get(created.id)).status === 'processing');
+      expect((await replicate.predictions.cancel(created.id)).status).toBe('canceled');
+      await eventually(() => hook.deliveries.length >= 2);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(hook.deliveries.map((d) => JSON.parse(d.body).status)).toEqual(['starting', 'canceled']);
+      for (const delivery of hook.deliveries) expect(await valid(delivery)).toBe(true);
+    } finally {
+      await hook.close();
+    }
+  });
+
   test('webhook_events_filter: only completed', async () => {
     const hook = await receiver();
     try {
