@@ -182,7 +182,17 @@ describe('gateway: Replicate webhooks', () => {
       body: JSON.stringify({ version: 'tiny-a', input, webhook: 'http://127.0.0.1:9/', webhook_events_filter: ['finished'] }),
     });
     expect(filter.status).toBe(422);
+    const filterAlone = await fetch(`${quiet.url}/v1/predictions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 'tiny-a', input, webhook_events_filter: 'completed' }),
+    });
+    expect(filterAlone.status).toBe(422);
     expect(state(quiet, 'tiny-a')).toBe('unloaded');
+    // `webhook: null` is no webhook.
+    const none = await fetch(`${quiet.url}/v1/predictions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 'tiny-a', input, webhook: null }),
+    });
+    expect(none.status).toBe(201);
+    expect(await none.json()).not.toHaveProperty('webhook');
   });
 
   test('a receiver that never answers holds neither the prediction nor the gateway', async () => {
