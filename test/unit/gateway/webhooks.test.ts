@@ -8,10 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { validateWebhook } from 'replicate';
 import { describe, expect, test } from 'vitest';
 import { parseGatewayConfig } from '../../../src/gateway/config.js';
+import { GatewayError } from '../../../src/gateway/gateway-error.js';
 import { PredictionStore } from '../../../src/gateway/prediction-store.js';
 import { WebhookSender, type WebhookEvent } from '../../../src/gateway/webhook-sender.js';
 import { checkWebhookSecret, newWebhookSecret, signWebhook } from '../../../src/gateway/webhook-sign.js';
-import { WebhookAllowList } from '../../../src/gateway/webhook-target.js';
+import { WebhookAllowList, type WebhookTarget } from '../../../src/gateway/webhook-target.js';
 
 describe('webhook signatures', () => {
   test('validateWebhook accepts them, and refuses a changed body or another secret', async () => {
@@ -73,24 +74,24 @@ describe('webhooks.allow', () => {
 
 /** A loopback receiver noting each delivery's time, status and output length; `follow` starts a sender on it. */
 async function receiver(answer = 200) {
-  const times: { at: number; status: string; length: number; id: string }[] = [];
+  const times: { at: number; status: string; length: number; id: string; host: string }[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
       const parsed = JSON.parse(body) as { status: string; output: string[] };
-      times.push({ at: performance.now(), status: parsed.status, length: parsed.output.length, id: String(req.headers['webhook-id']) });
+      times.push({ at: performance.now(), status: parsed.status, length: parsed.output.length, id: String(req.headers['webhook-id']), host: String(req.headers.host) });
       res.writeHead(answer).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const allow = new WebhookAllowList();
-  const target = await allow.check(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  const port = (server.address() as AddressInfo).port;
   const record = new PredictionStore().create('m', {});
   let sender: WebhookSender | undefined;
   return {
-    times, record,
-    follow(events: WebhookEvent[], throttleMs: number, retry: { attempts?: number; backoffMs?: number } = {}) {
+    times, record, port,
+    async follow(events: WebhookEvent[], throttleMs: number, retry: { attempts?: number; backoffMs?: number } = {}, allow = new WebhookAllowList(), url = `http://127.0.0.1:${port}/`) {
+      const target = await allow.check(url);
       sender = new WebhookSender({ allow, secret: newWebhookSecret(), throttleMs, ...retry });
       sender.follow(record, target, new Set(events), () => ({ status: record.status, output: record.output }));
     },
@@ -106,8 +107,8 @@ async function receiver(answer = 200) {
       record.status = 'succeeded';
       record.notify();
     },
-    async waitFor(done: () => boolean) {
-      const deadline = performance.now() + 5000;
+    async waitFor(done: () => boolean, ms = 5000) {
+      const deadline = performance.now() + ms;
       while (!done() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       await sender?.close();
       server.close();
@@ -117,7 +118,7 @@ async function receiver(answer = 200) {
 
 test('output deliveries are throttled to one per throttleMs, with the latest state, and completed comes last', async () => {
   const { times, record, follow, generate, waitFor } = await receiver();
-  follow(['output', 'completed'], 300);
+  await follow(['output', 'completed'], 300);
   await generate(1500);
   await waitFor(() => times.at(-1)?.status === 'succeeded');
   expect(times.at(-1)).toMatchObject({ status: 'succeeded', length: record.output.length });
@@ -132,7 +133,7 @@ test('output deliveries are throttled to one per throttleMs, with the latest sta
 
 test('without completed in the filter, the last output the throttle held back is still delivered, once', async () => {
   const { times, record, follow, generate, waitFor } = await receiver();
-  follow(['output'], 1000);
+  await follow(['output'], 1000);
   await generate(200);
   await waitFor(() => times.at(-1)?.length === record.output.length);
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -145,7 +146,7 @@ test('without completed in the filter, the last output the throttle held back is
 
 test('a failed output delivery gives way to a newer state; completed is retried as one message', async () => {
   const { times, record, follow, generate, waitFor } = await receiver(503);
-  follow(['output', 'completed'], 100, { attempts: 3, backoffMs: 200 });
+  await follow(['output', 'completed'], 100, { attempts: 3, backoffMs: 200 });
   await generate(1000);
   await waitFor(() => times.filter((entry) => entry.status === 'succeeded').length === 3);
   const outputs = times.filter((entry) => entry.status === 'processing');
@@ -157,4 +158,43 @@ test('a failed output delivery gives way to a newer state; completed is retried 
   expect(completed).toHaveLength(3);
   expect(new Set(completed.map((entry) => entry.id)).size).toBe(1);
   expect(completed[0]!.length).toBe(record.output.length);
+});
+
+/** An allow-list whose name `hooks.invalid` (which never resolves) "resolves" to each address in turn. */
+class Rebinding extends WebhookAllowList {
+  constructor(private readonly addresses: string[]) {
+    super();
+  }
+  override check(webhook: unknown): Promise<WebhookTarget> {
+    const address = this.addresses.shift() ?? '127.0.0.1';
+    if (!this.allowsAddress(address)) return Promise.reject(new GatewayError(422, 'webhook_not_allowed', `resolves to ${address}`));
+    return Promise.resolve({ url: new URL(String(webhook)), address, family: 4 });
+  }
+}
+
+test('each attempt connects to the address just checked, never to a lookup of its own', async () => {
+  // The receiver listens on 127.0.0.1 only; hooks.invalid resolves nowhere. One attempt each.
+  const reached = await receiver();
+  await reached.follow(['completed'], 100, { attempts: 1 }, new Rebinding(['127.0.0.1', '127.0.0.1']), `http://hooks.invalid:${reached.port}/`);
+  reached.record.status = 'succeeded';
+  reached.record.notify();
+  await reached.waitFor(() => reached.times.length > 0);
+  expect(reached.times).toMatchObject([{ status: 'succeeded', host: `hooks.invalid:${reached.port}` }]);
+  // Checked as 127.0.0.1 at creation, as 127.0.0.2 at the attempt: the request goes to .2, where nobody listens.
+  const moved = await receiver();
+  await moved.follow(['completed'], 100, { attempts: 1 }, new Rebinding(['127.0.0.1', '127.0.0.2']), `http://hooks.invalid:${moved.port}/`);
+  moved.record.status = 'succeeded';
+  moved.record.notify();
+  await moved.waitFor(() => false, 500);
+  expect(moved.times).toHaveLength(0);
+});
+
+test('a name that resolves outside webhooks.allow at a retry ends the message there', async () => {
+  const { times, record, port, follow, waitFor } = await receiver(503);
+  // Creation and the first attempt see loopback; the retry sees 192.0.2.1 and is not made.
+  await follow(['completed'], 100, { attempts: 4, backoffMs: 50 }, new Rebinding(['127.0.0.1', '127.0.0.1', '192.0.2.1']), `http://hooks.invalid:${port}/`);
+  record.status = 'succeeded';
+  record.notify();
+  await waitFor(() => false, 800);
+  expect(times).toHaveLength(1);
 });
