@@ -73,7 +73,7 @@ describe('webhooks.allow', () => {
 });
 
 /** A loopback receiver noting each delivery's time, status and output length; `follow` starts a sender on it. */
-async function receiver(answer = 200) {
+async function receiver(answer: number | ((n: number) => number | undefined) = 200) {
   const times: { at: number; status: string; length: number; id: string; host: string }[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -81,7 +81,9 @@ async function receiver(answer = 200) {
     req.on('end', () => {
       const parsed = JSON.parse(body) as { status: string; output: string[] };
       times.push({ at: performance.now(), status: parsed.status, length: parsed.output.length, id: String(req.headers['webhook-id']), host: String(req.headers.host) });
-      res.writeHead(answer).end();
+      const status = typeof answer === 'number' ? answer : answer(times.length);
+      // undefined: no answer at all (the request stays open until the sender gives up on it).
+      if (status !== undefined) res.writeHead(status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -90,7 +92,7 @@ async function receiver(answer = 200) {
   let sender: WebhookSender | undefined;
   return {
     times, record, port,
-    async follow(events: WebhookEvent[], throttleMs: number, retry: { attempts?: number; backoffMs?: number } = {}, allow = new WebhookAllowList(), url = `http://127.0.0.1:${port}/`) {
+    async follow(events: WebhookEvent[], throttleMs: number, retry: { attempts?: number; backoffMs?: number; timeoutMs?: number } = {}, allow = new WebhookAllowList(), url = `http://127.0.0.1:${port}/`) {
       const target = await allow.check(url);
       sender = new WebhookSender({ allow, secret: newWebhookSecret(), throttleMs, ...retry });
       sender.follow(record, target, new Set(events), () => ({ status: record.status, output: record.output }));
@@ -111,6 +113,7 @@ async function receiver(answer = 200) {
       const deadline = performance.now() + ms;
       while (!done() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       await sender?.close();
+      server.closeAllConnections();
       server.close();
     },
   };
@@ -197,4 +200,15 @@ test('a name that resolves outside webhooks.allow at a retry ends the message th
   record.notify();
   await waitFor(() => false, 800);
   expect(times).toHaveLength(1);
+});
+
+test('an attempt without an answer within timeoutMs is retried as the same message', async () => {
+  const { times, record, follow, waitFor } = await receiver((n) => (n === 1 ? undefined : 200));
+  await follow(['completed'], 100, { attempts: 2, backoffMs: 50, timeoutMs: 300 });
+  record.status = 'succeeded';
+  record.notify();
+  await waitFor(() => times.length >= 2);
+  expect(times).toHaveLength(2);
+  expect(times[1]!.id).toBe(times[0]!.id);
+  expect(times[1]!.at - times[0]!.at).toBeGreaterThanOrEqual(300);
 });
