@@ -25,9 +25,12 @@ describe('webhook signatures', () => {
     expect(await check(body, newWebhookSecret())).toBe(false);
   });
 
-  test('a known vector (Standard Webhooks)', () => {
+  test('a known vector (Standard Webhooks), which the replicate client accepts too', async () => {
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-    expect(signWebhook(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}')).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+    const [id, timestamp, body] = ['msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}'] as const;
+    const signature = signWebhook(secret, id, timestamp, body);
+    expect(signature).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+    expect(await validateWebhook({ id, timestamp: String(timestamp), signature, body, secret })).toBe(true);
   });
 
   test('a configured secret must look like one', () => {
