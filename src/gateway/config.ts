@@ -63,7 +63,7 @@ export interface GatewayConfig {
   corsOrigins?: string[] | undefined;
   /** `webhooks.allow`: where Replicate webhooks may go (hosts, `*.domain`, addresses, CIDRs). @default loopback */
   webhookAllow?: string[] | undefined;
-  /** `webhooks.secret`: the signing secret (`whsec_…`). @default a new random one at each start */
+  /** `webhooks.secret`: the signing secret (`whsec_…`). @default the one kept in `$LLAMACTL_HOME/webhook-secret` (0600), made on first use */
   webhookSecret?: string | undefined;
   /** `webhooks.timeout`: per delivery attempt. @default 10 s */
   webhookTimeoutMs?: number | undefined;

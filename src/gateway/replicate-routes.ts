@@ -22,11 +22,12 @@ export async function createPrediction(req: IncomingMessage, res: ServerResponse
   const model = lookupModel(ctx, name, modelName ? 'model' : 'version');
   const { input, notes } = mapReplicateInput(body.input);
   // Checked before anything is created: a refused webhook (422) leaves no prediction behind.
-  const events = body.webhook === undefined ? undefined : parseEventsFilter(body.webhook_events_filter);
-  const target = body.webhook === undefined ? undefined : await ctx.webhooks.allow.check(body.webhook);
+  // `webhook: null` is no webhook, as Replicate takes it; a bad filter is a 422 with or without one.
+  const events = parseEventsFilter(body.webhook_events_filter);
+  const target = body.webhook !== undefined && body.webhook !== null ? await ctx.webhooks.allow.check(body.webhook) : undefined;
   const record = ctx.predictions.create(String(name), body.input as Record<string, unknown>);
   for (const note of notes) record.logs.push(`${new Date().toISOString()} ${note}`);
-  if (target && events) {
+  if (target) {
     record.webhook = { url: target.url.href, events: [...events] };
     ctx.webhooks.follow(record, target, events, () => view(record, ctx, req));
   }

@@ -27,7 +27,7 @@ import { PredictionStore } from './prediction-store.js';
 import { route } from './router.js';
 import { Scheduler, type SchedulerEvent } from './scheduler.js';
 import { WebhookSender } from './webhook-sender.js';
-import { checkWebhookSecret, newWebhookSecret } from './webhook-sign.js';
+import { webhookSecret } from './webhook-secret.js';
 import { WebhookAllowList } from './webhook-target.js';
 import { isLoopback } from '../system/loopback.js';
 
@@ -110,10 +110,9 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<G
   const activity = new Activity(() => ({ models: scheduler.status(), budget: scheduler.budget() }));
   metrics.onRequest = (request) => activity.record(request);
   const predictions = new PredictionStore();
-  const webhookSecret = pick('webhookSecret');
   const webhooks = new WebhookSender({
     allow: new WebhookAllowList(pick('webhookAllow')),
-    secret: webhookSecret ? checkWebhookSecret(webhookSecret) : newWebhookSecret(),
+    secret: await webhookSecret(pick('webhookSecret'), env),
     timeoutMs: pick('webhookTimeoutMs'),
   });
   let url = '';

@@ -4,12 +4,14 @@
  * they grow — at most one delivery per 500 ms, each with the latest state, so a fast model does not mean a flood —
  * and `completed` once, at the end, in that order. Each delivery is one message (one `webhook-id`) tried up to 4
  * times: again after a network error, a timeout (10 s per attempt), 408, 429 or 5xx, with exponential backoff and
- * jitter; a 3xx is not followed and, like other 4xx, ends it. An `output` delivery still being retried when the
- * prediction ends is dropped for `completed`. Nothing here holds the prediction; the gateway's close aborts all.
+ * jitter; a 3xx is not followed and, like other 4xx, ends it. One delivery at a time per prediction, each with the
+ * state of when it was made; later changes wait and coalesce into the next, and an `output`/`logs` delivery waiting
+ * to be retried gives way to a newer state (or to `completed`). Nothing here holds the prediction; close aborts all.
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { UsageError } from '../errors.js';
 import { isTerminal, type PredictionRecord } from './prediction-store.js';
 import { GatewayError } from './gateway-error.js';
 import { signWebhook } from './webhook-sign.js';
@@ -42,6 +44,10 @@ export class WebhookSender {
     this.allow = options.allow;
     this.secret = options.secret;
     this.#options = { timeoutMs: options.timeoutMs ?? 10_000, attempts: options.attempts ?? 4, throttleMs: options.throttleMs ?? 500, backoffMs: options.backoffMs ?? 1000 };
+    const { timeoutMs } = this.#options;
+    if (!(timeoutMs >= 100 && timeoutMs <= 120_000)) {
+      throw new UsageError(`webhooks.timeout must be between 100 ms and 2 min (per delivery attempt), got ${timeoutMs} ms.`, { option: 'webhookTimeoutMs' });
+    }
   }
 
   /** Delivers `record`'s events to `target` until it has ended (`view` is the prediction object, as GET shows it). */
@@ -62,11 +68,11 @@ export class WebhookSender {
     const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     if (events.has('start')) await this.#deliver(target, view, () => false);
     let seen = { output: record.output.length, logs: record.logs.length };
+    const grew = () => (events.has('output') && record.output.length > seen.output) || (events.has('logs') && record.logs.length > seen.logs);
     let last = -Infinity;
     while (!signal.aborted && !isTerminal(record.status)) {
       const changed = record.changed();
-      const grew = (events.has('output') && record.output.length > seen.output) || (events.has('logs') && record.logs.length > seen.logs);
-      if (!grew) {
+      if (!grew()) {
         await Promise.race([changed, record.finished, stopped]);
         continue;
       }
@@ -77,9 +83,12 @@ export class WebhookSender {
       }
       seen = { output: record.output.length, logs: record.logs.length };
       last = performance.now();
-      await this.#deliver(target, view, () => isTerminal(record.status));
+      // Superseded, while it waits to be retried, by the end or by a newer state (delivered next, as a new message).
+      await this.#deliver(target, view, () => isTerminal(record.status) || grew());
     }
-    if (!signal.aborted && events.has('completed')) await this.#deliver(target, view, () => false);
+    if (signal.aborted) return;
+    // The last state is always delivered: by `completed`, or else as the last `output`/`logs` the throttle held back.
+    if (events.has('completed') || grew()) await this.#deliver(target, view, () => false);
   }
 
   /** One message, tried until it is taken, refused for good, superseded or out of attempts. */
@@ -94,10 +103,15 @@ export class WebhookSender {
         if (signal.aborted || superseded()) return;
       }
       // Checked again each time: the name may resolve elsewhere now; the connection goes to the address checked.
-      const checked = await this.allow.check(target.url.href).catch((error: unknown) => (error instanceof GatewayError ? undefined : target));
-      if (!checked) return;
+      // Resolving outside webhooks.allow ends the message; not resolving (now) is a failed attempt like no answer.
+      let checked: WebhookTarget | undefined;
+      try {
+        checked = await this.allow.check(target.url.href, signal);
+      } catch (error) {
+        if (error instanceof GatewayError && error.reason === 'webhook_not_allowed') return;
+      }
       const timestamp = Math.floor(Date.now() / 1000);
-      const status = await post(checked, body, {
+      const status = !checked ? 0 : await post(checked, body, {
         'content-type': 'application/json',
         'user-agent': 'llamactl-gateway',
         'webhook-id': id,

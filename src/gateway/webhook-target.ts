@@ -14,6 +14,8 @@ import { GatewayError } from './gateway-error.js';
 export const DEFAULT_WEBHOOK_ALLOW = ['localhost', '127.0.0.0/8', '::1/128'];
 const MAX_URL_LENGTH = 2048;
 const MAX_ADDRESSES = 32;
+/** A name that does not resolve within this is refused (creation does not wait on a slow resolver for long). */
+const LOOKUP_TIMEOUT_MS = 5000;
 
 export interface WebhookTarget {
   url: URL;
@@ -55,7 +57,7 @@ export class WebhookAllowList {
   }
 
   /** Parses `webhook`, checks it and resolves it: the address to deliver to, or a 422 that says why not. */
-  async check(webhook: unknown): Promise<WebhookTarget> {
+  async check(webhook: unknown, signal?: AbortSignal): Promise<WebhookTarget> {
     const url = parseWebhookUrl(webhook);
     const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
     const literal = isIP(host);
@@ -66,7 +68,7 @@ export class WebhookAllowList {
     if (!this.allowsName(host)) throw this.#refused(url, `the host ${host} is not in webhooks.allow`);
     let found: { address: string; family: number }[];
     try {
-      found = (await lookup(host, { all: true, verbatim: true })).slice(0, MAX_ADDRESSES);
+      found = (await resolveAll(host, signal)).slice(0, MAX_ADDRESSES);
     } catch (error) {
       throw new GatewayError(422, 'webhook_unresolvable', `The webhook host ${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, { param: 'webhook' });
     }
@@ -103,4 +105,23 @@ export function parseWebhookUrl(webhook: unknown): URL {
 
 function badEntry(entry: string): UsageError {
   return new UsageError(`webhooks.allow has ${JSON.stringify(entry.slice(0, 200))}, which is neither a host name (or *.domain), an address nor a CIDR.`);
+}
+
+/** Every address of `host`; an error with code ETIMEOUT after LOOKUP_TIMEOUT_MS, or ABORT_ERR when `signal` ends. */
+async function resolveAll(host: string, signal?: AbortSignal): Promise<{ address: string; family: number }[]> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    const fail = (code: string, why: string) => reject(Object.assign(new Error(`lookup of ${host} ${why}`), { code }));
+    timer = setTimeout(() => fail('ETIMEOUT', 'timed out'), LOOKUP_TIMEOUT_MS);
+    onAbort = () => fail('ABORT_ERR', 'aborted');
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([lookup(host, { all: true, verbatim: true }), late]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
 }
