@@ -238,14 +238,12 @@ export class Scheduler {
   }
 
   #reserved(): { ram: number; gpu: number } {
-    let ram = 0;
-    let gpu = 0;
-    for (const handle of this.#handles.values()) {
-      if (!handle.reserved || !handle.cost) continue;
-      ram += handle.cost.ram;
-      gpu += handle.cost.gpu;
+    const used = { ram: 0, gpu: 0 };
+    for (const holder of this.budget().holders) {
+      used.ram += holder.memoryBytes;
+      used.gpu += holder.gpuMemoryBytes;
     }
-    return { ram, gpu };
+    return used;
   }
 
   #unload(handle: ModelHandle, reason: UnloadReason): Promise<void> {
