@@ -126,12 +126,24 @@ describe('gateway: scheduling', () => {
     const openai = client(gateway.url);
     await openai.completions.create(ask('tiny-a'));
     const pid = pidOf(gateway, 'tiny-a')!;
-    const inFlight = openai.completions.create({ ...ask('tiny-a', 200), ignore_eos: true } as never);
-    await eventually(() => gateway.models()[0]!.inFlight === 1);
+    // Streamed, so that close() is called while the request is surely in flight: after its first token, with 199
+    // to come (polling `inFlight` could miss a request the engine finishes between two polls).
+    const stream = await openai.completions.create({ ...ask('tiny-a', 200), ignore_eos: true, stream: true } as never);
+    const chunks = (stream as unknown as AsyncIterable<{ choices: { text: string; finish_reason: string | null }[] }>)[Symbol.asyncIterator]();
+    const first = await chunks.next();
+    expect(first.done).toBe(false);
+    expect(gateway.models()[0]!.inFlight).toBe(1);
     const closing = gateway.close({ graceMs: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await expect(fetch(`${gateway.url}/health`)).rejects.toThrow();
-    expect(((await inFlight) as unknown as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(200);
+    let tokens = 1;
+    let finish: string | null = null;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      const choice = next.value.choices[0];
+      if (choice?.text) tokens++;
+      finish = choice?.finish_reason ?? finish;
+    }
+    expect({ tokens, finish }).toEqual({ tokens: 200, finish: 'length' });
     await closing;
     expect(isAlive(pid)).toBe(false);
   });
