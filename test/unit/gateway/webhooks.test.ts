@@ -132,8 +132,9 @@ test('output deliveries are throttled to one per throttleMs, with the latest sta
   // 1.5 s of output at one per 300 ms: about 5 (fewer on a busy machine, never more than 6).
   expect(outputs.length).toBeGreaterThanOrEqual(2);
   expect(outputs.length).toBeLessThanOrEqual(6);
-  // Arrival times jitter on a busy machine; on average they are throttleMs apart.
-  expect((outputs.at(-1)!.at - outputs[0]!.at) / (outputs.length - 1)).toBeGreaterThan(280);
+  // Each arrival is late by its own send's time (more on a busy machine), so this bound holds for any such delay:
+  // k sends throttleMs apart span at least throttleMs (k - 1), less the first one's delay.
+  expect(outputs.length).toBeLessThanOrEqual((times.at(-1)!.at - outputs[0]!.at) / 300 + 2);
   for (let i = 1; i < outputs.length; i++) expect(outputs[i]!.length).toBeGreaterThan(outputs[i - 1]!.length);
 });
 
