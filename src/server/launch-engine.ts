@@ -23,7 +23,9 @@ export interface LaunchOptions {
    * @default true
    */
   watchdog?: boolean | undefined;
-  onChunk?: ((text: string) => void) | undefined;
+  /** Each time output arrives, until `stopWatching()`. */
+  onOutput?: (() => void) | undefined;
+  /** Each line of output, until `stopWatching()`. */
   onLine?: ((line: string) => void) | undefined;
 }
 
@@ -37,6 +39,8 @@ export interface EngineProcess {
   exited: Promise<ExitInfo>;
   exit: ExitInfo | undefined;
   tail(): string;
+  /** Stops calling `onOutput` and `onLine`; the tail is still kept. */
+  stopWatching(): void;
   /**
    * Detached mode: stops reading the log file, takes the engine off the watchdog and the exit hook (so it outlives
    * us) and lets our event loop exit without waiting for it.
@@ -77,10 +81,14 @@ export async function launchEngine(options: LaunchOptions): Promise<EngineProces
 
 async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<EngineProcess> {
   const { file, args } = commandFor(options.executable, options.args, { viaShell });
-  const tail = new OutputTail((line) => options.onLine?.(line));
-  const onText = (text: string) => {
-    tail.push(text);
-    options.onChunk?.(text);
+  const tail = new OutputTail(options.onLine);
+  let watching = true;
+  const reader = () => {
+    const push = tail.input();
+    return (chunk: Buffer | string) => {
+      push(chunk);
+      if (watching) options.onOutput?.();
+    };
   };
   // A new server starts a new log: `llamactl logs NAME` shows this run only. Whatever was at the log's name is
   // unlinked and the log created exclusively, so a link planted there truncates nothing and a FIFO blocks nothing.
@@ -114,12 +122,9 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
 
   let stopTailing = async () => {};
   if (fd === undefined) {
-    for (const stream of [subprocess.stdout, subprocess.stderr]) {
-      stream?.setEncoding('utf8');
-      stream?.on('data', (data: string) => onText(data));
-    }
+    for (const stream of [subprocess.stdout, subprocess.stderr]) stream?.on('data', reader());
   } else {
-    stopTailing = followFile(options.logFile!, onText);
+    stopTailing = followFile(options.logFile!, reader());
   }
 
   const engine: EngineProcess = {
@@ -137,6 +142,10 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
       return exit;
     }),
     tail: () => tail.text,
+    stopWatching() {
+      watching = false;
+      tail.stopLines();
+    },
     release() {
       void stopTailing();
       groups.delete(pid);

@@ -39,7 +39,7 @@ export async function launchReady(spec: LaunchSpec): Promise<LaunchedServer> {
     args: spec.args,
     env: spec.env,
     logFile: spec.logFile,
-    onChunk: () => watcher.onOutput(),
+    onOutput: () => watcher.onOutput(),
     onLine: (line) => {
       const event = parseLogLine(line);
       if (event) {
@@ -57,6 +57,9 @@ export async function launchReady(spec: LaunchSpec): Promise<LaunchedServer> {
       idleTimeoutMs: spec.idleTimeoutMs,
       signal: spec.signal,
     });
+    // Ready: the log has told all it had to. Without a listener of its own, the engine's output is only kept from
+    // here (a gateway's engine writes ten lines for each request).
+    if (!spec.onLine) engine.stopWatching();
     return { engine, ...address, readyMs: Date.now() - engine.startedAt, readiness: watcher.times };
   } catch (error) {
     await terminateGroup(engine.pid, { graceMs: 2000, gone: () => engine.exited });
