@@ -12,7 +12,7 @@
  *  (f) Anthropic's Messages API (/v1/messages): added latency of a non-streamed request (1 token) and, streamed (32
  *      tokens), of the first event and per event, gateway vs. direct (the same bounds as (a) and (b)).
  * Rounds alternate gateway/direct so that machine noise hits both. Needs `npm run build` and the engine.
- * Options: --rounds N (default 200 for (a)), --seconds S measured for (c) (default 16, and a quarter more to warm up), --only abcdef, --json. Linux (reads the engine's port
+ * Options: --rounds N (default 200 for (a)), --seconds S measured for (c) (default 48, and a quarter more to warm up), --only abcdef, --json. Linux (reads the engine's port
  * and key from /proc, as the test helpers do).
  */
 import { spawn } from 'node:child_process';
@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const rounds = option('--rounds', 200);
-const seconds = option('--seconds', 16);
+const seconds = option('--seconds', 48);
 const asJson = args.includes('--json');
 /** --only abcdef: run some of the parts. */
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcdef';
