@@ -3,6 +3,7 @@ import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import { RuntimeError } from '../errors.js';
 import { commandFor, isExecFormatError } from '../runtime/command-for.js';
 import { followFile } from './follow-file.js';
+import { OutputFile } from './output-file.js';
 import { OutputTail } from './output-tail.js';
 import { startWatchdog, type Watchdog } from './watchdog.js';
 
@@ -27,6 +28,11 @@ export interface LaunchOptions {
   onOutput?: (() => void) | undefined;
   /** Each line of output, until `stopWatching()`. */
   onLine?: ((line: string) => void) | undefined;
+  /**
+   * Without `logFile`: `pipe` (the default) reads the output as it comes; `file` has the engine write to a file that
+   * is followed until `stopWatching()` and read back only for `tail()` after that (see output-file.ts).
+   */
+  output?: 'pipe' | 'file' | undefined;
 }
 
 /** A launched engine: its own process group (pgid = pid), its output tail, and how it ended. */
@@ -92,7 +98,9 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   };
   // A new server starts a new log: `llamactl logs NAME` shows this run only. Whatever was at the log's name is
   // unlinked and the log created exclusively, so a link planted there truncates nothing and a FIFO blocks nothing.
-  const fd = options.logFile === undefined ? undefined : openNewLog(options.logFile);
+  const outputFile = options.logFile === undefined && options.output === 'file' ? new OutputFile() : undefined;
+  const followed = options.logFile ?? outputFile?.path;
+  const fd = options.logFile === undefined ? outputFile?.fd : openNewLog(options.logFile);
   // execa's types list only fds 3-9, but any open fd is handed to spawn as is (the child inherits it).
   const output = fd === undefined
     ? ({ stdout: 'pipe', stderr: 'pipe' } as const)
@@ -106,11 +114,12 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     ...output,
     ...(options.env ? { env: options.env, extendEnv: false } : {}),
   });
-  if (fd !== undefined) closeSync(fd);
+  if (fd !== undefined && !outputFile) closeSync(fd);
   const startedAt = Date.now();
   const pid = subprocess.pid;
   if (pid === undefined) {
     const result = await subprocess;
+    outputFile?.close();
     if (isExecFormatError(result.cause)) throw result.cause;
     throw new RuntimeError(`Could not start ${options.executable.path}: ${result.shortMessage}`, {
       hint: 'Check that the file exists, is executable and is built for this machine.',
@@ -121,10 +130,10 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   if (watchdog) trackGroup(pid);
 
   let stopTailing = async () => {};
-  if (fd === undefined) {
+  if (followed === undefined) {
     for (const stream of [subprocess.stdout, subprocess.stderr]) stream?.on('data', reader());
   } else {
-    stopTailing = followFile(options.logFile!, reader());
+    stopTailing = followFile(followed, reader());
   }
 
   const engine: EngineProcess = {
@@ -135,16 +144,21 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     exited: subprocess.then(async (result) => {
       await stopTailing();
       tail.flush();
+      outputFile?.close();
       groups.delete(pid);
       watchdog?.disarm();
       const exit = { exitCode: result.exitCode, signal: result.signal };
       engine.exit = exit;
       return exit;
     }),
-    tail: () => tail.text,
+    tail: () => (outputFile ? outputFile.text : tail.text),
     stopWatching() {
       watching = false;
       tail.stopLines();
+      if (outputFile) {
+        outputFile.unlink();
+        void stopTailing();
+      }
     },
     release() {
       void stopTailing();

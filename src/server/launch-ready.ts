@@ -39,6 +39,8 @@ export async function launchReady(spec: LaunchSpec): Promise<LaunchedServer> {
     args: spec.args,
     env: spec.env,
     logFile: spec.logFile,
+    // Nobody reads the lines once it is ready: the engine writes them to a file, not to a pipe that wakes us.
+    output: spec.onLine ? 'pipe' : 'file',
     onOutput: () => watcher.onOutput(),
     onLine: (line) => {
       const event = parseLogLine(line);

@@ -1,0 +1,109 @@
+import { closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Past this size the file is emptied (its last lines are kept in memory first). */
+const MAX_BYTES = 16 * 1024 * 1024;
+const CHECK_MS = 10_000;
+
+const pending = new Set<string>();
+let exitHookInstalled = false;
+
+/**
+ * A foreground engine's output, when nobody reads its lines once it is ready. The engine writes to a file instead of
+ * a pipe: a pipe woke us for each of the ten or so lines an engine logs per request, which was a fifth of a gateway's
+ * CPU per request under load. Until ready the file is followed by its path (its lines are the readiness events);
+ * then the path is removed, and only the descriptors (the engine's, ours) keep the file. It is read back only when a
+ * message needs the engine's last lines, and emptied whenever it passes 16 MiB (the engine appends, so it goes on
+ * writing at the new end).
+ */
+export class OutputFile {
+  readonly path: string;
+  /** Ours and, inherited, the engine's stdout and stderr (O_APPEND). */
+  readonly fd: number;
+  #dir: string | undefined;
+  #carried: Buffer = Buffer.alloc(0);
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private readonly limit: number;
+  private readonly maxBytes: number;
+  private readonly checkMs: number;
+
+  constructor(options: { limit?: number; maxBytes?: number; checkMs?: number } = {}) {
+    this.limit = options.limit ?? 8192;
+    this.maxBytes = options.maxBytes ?? MAX_BYTES;
+    this.checkMs = options.checkMs ?? CHECK_MS;
+    const dir = mkdtempSync(join(tmpdir(), 'llamactl-engine-'));
+    this.#dir = dir;
+    trackDir(dir);
+    this.path = join(dir, 'output.log');
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND | constants.O_NOFOLLOW;
+    this.fd = openSync(this.path, flags, 0o600);
+  }
+
+  /** Removes the path (the file lives on through the descriptors) and starts bounding its size. */
+  unlink(): void {
+    this.#removeDir();
+    if (this.#closed || this.#timer) return;
+    this.#timer = setInterval(() => this.#bound(), this.checkMs);
+    this.#timer.unref();
+  }
+
+  /** The last `limit` bytes the engine wrote, decoded (starting at a whole character). */
+  get text(): string {
+    const bytes = this.#closed ? this.#carried : this.#last();
+    let start = Math.max(0, bytes.length - this.limit);
+    while (start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++;
+    return bytes.toString('utf8', start);
+  }
+
+  /** Once the engine has exited: keeps the last lines in memory, closes the file and removes its path if still there. */
+  close(): void {
+    if (this.#closed) return;
+    this.#carried = this.#last();
+    this.#closed = true;
+    clearInterval(this.#timer);
+    closeSync(this.fd);
+    this.#removeDir();
+  }
+
+  /** What was carried over from before the file was last emptied, then the file's last `limit` bytes. */
+  #last(): Buffer {
+    const size = fstatSync(this.fd).size;
+    const length = Math.min(size, this.limit);
+    const end = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, end, got, length - got, size - length + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    const fromFile = end.subarray(0, got);
+    if (got >= this.limit) return fromFile;
+    return Buffer.concat([this.#carried, fromFile]).subarray(-this.limit);
+  }
+
+  #bound(): void {
+    if (fstatSync(this.fd).size <= this.maxBytes) return;
+    this.#carried = this.#last();
+    ftruncateSync(this.fd, 0);
+  }
+
+  #removeDir(): void {
+    if (this.#dir === undefined) return;
+    rmSync(this.#dir, { recursive: true, force: true });
+    pending.delete(this.#dir);
+    this.#dir = undefined;
+  }
+}
+
+/** A path not yet removed when our process exits (the engine never became ready) is removed then. */
+function trackDir(dir: string): void {
+  pending.add(dir);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const path of pending) rmSync(path, { recursive: true, force: true });
+  });
+}
