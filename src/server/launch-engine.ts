@@ -98,7 +98,7 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   };
   // A new server starts a new log: `llamactl logs NAME` shows this run only. Whatever was at the log's name is
   // unlinked and the log created exclusively, so a link planted there truncates nothing and a FIFO blocks nothing.
-  const outputFile = options.logFile === undefined && options.output === 'file' ? new OutputFile() : undefined;
+  const outputFile = options.logFile === undefined && options.output === 'file' ? openOutputFile() : undefined;
   const followed = options.logFile ?? outputFile?.path;
   const fd = options.logFile === undefined ? outputFile?.fd : openNewLog(options.logFile);
   // execa's types list only fds 3-9, but any open fd is handed to spawn as is (the child inherits it).
@@ -169,6 +169,15 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     watchdog,
   };
   return engine;
+}
+
+/** An output file in the temp folder; where none can be made there (full, read-only), the output goes to pipes. */
+function openOutputFile(): OutputFile | undefined {
+  try {
+    return new OutputFile();
+  } catch {
+    return undefined;
+  }
 }
 
 function openNewLog(path: string): number {

@@ -39,7 +39,12 @@ export class OutputFile {
     trackDir(dir);
     this.path = join(dir, 'output.log');
     const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND | constants.O_NOFOLLOW;
-    this.fd = openSync(this.path, flags, 0o600);
+    try {
+      this.fd = openSync(this.path, flags, 0o600);
+    } catch (error) {
+      this.#removeDir();
+      throw error;
+    }
   }
 
   /** Removes the path (the file lives on through the descriptors) and starts bounding its size. */

@@ -44,3 +44,14 @@ test('past its bound the file is emptied and its last bytes carried over; writes
     file.close();
   }
 });
+
+test('where the temp folder cannot be written, the constructor throws and leaves nothing behind', () => {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = '/proc/self'; // exists, refuses new folders
+  try {
+    expect(() => new OutputFile()).toThrow();
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+});
