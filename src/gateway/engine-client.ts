@@ -20,6 +20,8 @@ export { EngineRequestError } from './engine-answer.js';
 const MAX_IDLE = 64;
 /** Idle sockets are closed before llama-server's own keep-alive timeout (5 s) could close them under a request. */
 const IDLE_MS = 4000;
+/** How often the pools are swept for sockets idle that long (one timer for all, not one per socket and request). */
+const SWEEP_MS = 1000;
 
 export interface EngineRequest {
   port: number;
@@ -33,6 +35,9 @@ export interface EngineRequest {
 const pools = new Map<number, Socket[]>();
 /** The listener that takes an idle socket out of its pool, so that taking it back removes exactly that one. */
 const dropping = new WeakMap<Socket, () => void>();
+/** When each idle socket was given back (performance.now()). */
+const idleSince = new WeakMap<Socket, number>();
+let sweeper: NodeJS.Timeout | undefined;
 
 /** Sends the request; resolves with the answer's head once it is in, retrying once on a stale kept-alive socket. */
 export async function requestEngine(request: EngineRequest): Promise<EngineAnswer> {
@@ -54,18 +59,34 @@ function freshSocket(port: number): Socket {
 
 function takeIdle(port: number): Socket | undefined {
   const idle = pools.get(port);
+  const now = performance.now();
   for (let socket = idle?.pop(); socket; socket = idle?.pop()) {
     const drop = dropping.get(socket);
     if (drop) {
       socket.off('close', drop);
       socket.off('error', drop);
       socket.off('data', drop);
-      socket.setTimeout(0);
-      socket.off('timeout', drop);
     }
+    if (now - (idleSince.get(socket) ?? now) >= IDLE_MS) socket.destroy(); // the sweep has not come round yet
     if (!socket.destroyed) return socket;
   }
   return undefined;
+}
+
+/** Closes the sockets idle for IDLE_MS (the oldest are first in each pool); stops when no pool is left. */
+function sweep(): void {
+  const now = performance.now();
+  for (const idle of [...pools.values()]) {
+    for (let oldest = idle[0]; oldest && now - (idleSince.get(oldest) ?? now) >= IDLE_MS; oldest = idle[0]) {
+      const drop = dropping.get(oldest);
+      if (drop) drop(); // destroys it and takes it out of its pool
+      else idle.shift()?.destroy();
+    }
+  }
+  if (pools.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
 }
 
 function giveBack(port: number, socket: Socket): void {
@@ -82,9 +103,13 @@ function giveBack(port: number, socket: Socket): void {
   socket.once('close', drop);
   socket.once('error', drop);
   socket.once('data', drop); // nothing may arrive on an idle socket
-  socket.setTimeout(IDLE_MS, drop);
+  idleSince.set(socket, performance.now());
   socket.unref();
   idle.push(socket);
+  if (!sweeper) {
+    sweeper = setInterval(sweep, SWEEP_MS);
+    sweeper.unref();
+  }
 }
 
 function exchange(request: EngineRequest, socket: Socket, reused: boolean): Promise<EngineAnswer> {

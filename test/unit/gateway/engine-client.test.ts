@@ -66,6 +66,20 @@ describe('requestEngine', () => {
     expect(seen.size).toBe(1);
   });
 
+  test('a socket left idle is closed after 4-5 s (before llama-server\'s own 5 s could close it under a request)', async () => {
+    let closedAt: number | undefined;
+    const port = await serve((_head, socket) => {
+      socket.once('close', () => (closedAt = performance.now()));
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}');
+    });
+    expect(await body(await ask(port))).toBe('{}');
+    const idleFrom = performance.now();
+    for (let i = 0; i < 70 && closedAt === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closedAt).toBeDefined();
+    expect(closedAt! - idleFrom).toBeGreaterThanOrEqual(3900);
+    expect(closedAt! - idleFrom).toBeLessThan(5600);
+  }, 10_000);
+
   test('a chunked answer split at every byte is decoded whole (extensions and trailers too)', async () => {
     const wire = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1\r\n \r\nc\r\ndata: wörld\r\n0\r\nX-Trailer: 1\r\n\r\n';
     const port = await serve((_head, socket) => {
