@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeTail } from './output-tail.js';
 
 /** Past this size the file is emptied (its last lines are kept in memory first). */
 const MAX_BYTES = 16 * 1024 * 1024;
@@ -57,10 +58,7 @@ export class OutputFile {
 
   /** The last `limit` bytes the engine wrote, decoded (starting at a whole character). */
   get text(): string {
-    const bytes = this.#closed ? this.#carried : this.#last();
-    let start = Math.max(0, bytes.length - this.limit);
-    while (start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++;
-    return bytes.toString('utf8', start);
+    return decodeTail(this.#closed ? this.#carried : this.#last(), this.limit);
   }
 
   /** Once the engine has exited: keeps the last lines in memory, closes the file and removes its path if still there. */

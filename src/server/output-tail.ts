@@ -50,10 +50,7 @@ export class OutputTail {
 
   /** The last `limit` bytes, decoded (starting at a whole character). */
   get text(): string {
-    const bytes = Buffer.concat(this.#chunks, this.#bytes);
-    let start = Math.max(0, bytes.length - this.limit);
-    while (start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++;
-    return bytes.toString('utf8', start);
+    return decodeTail(Buffer.concat(this.#chunks, this.#bytes), this.limit);
   }
 
   #keep(bytes: Buffer): void {
@@ -79,4 +76,11 @@ function wholeCharacters(bytes: Buffer): number {
     return at + length > bytes.length ? at : bytes.length;
   }
   return bytes.length;
+}
+
+/** The last `limit` of the bytes as text, starting at a whole character (not inside a UTF-8 sequence). */
+export function decodeTail(bytes: Buffer, limit: number): string {
+  let start = Math.max(0, bytes.length - limit);
+  while (start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++;
+  return bytes.toString('utf8', start);
 }
