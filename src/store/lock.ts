@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../system/process-facts.js';
@@ -65,7 +66,7 @@ export async function lockOwner(lockFile: string): Promise<number | undefined> {
 export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ release: () => Promise<void> } | { owner: number }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await writeFile(lockFile, String(process.pid), { flag: 'wx', mode });
+      await createLock(lockFile, mode);
       return { release: () => rm(lockFile, { force: true }) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
@@ -80,5 +81,24 @@ export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ rel
     const owner = await lockOwner(lockFile);
     if (owner !== undefined) return { owner };
     await rm(lockFile, { force: true });
+  }
+}
+
+/**
+ * Creates `lockFile` holding our pid in one step: the pid is written to a private file that is then hard-linked into
+ * place (which fails with EEXIST when the lock exists), so nobody reads a lock half written and takes it for stale.
+ * Where the file system has no hard links, the lock is created with O_EXCL and written after.
+ */
+async function createLock(lockFile: string, mode: number): Promise<void> {
+  const draft = `${lockFile}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(draft, String(process.pid), { flag: 'wx', mode });
+  try {
+    await link(draft, lockFile);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+    await writeFile(lockFile, String(process.pid), { flag: 'wx', mode });
+  } finally {
+    await rm(draft, { force: true });
   }
 }

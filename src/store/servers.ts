@@ -159,10 +159,16 @@ type ServerStatusRecord = Omit<ServerRecord, 'apiKey' | 'keyRequired'> & { hasAp
 
 /** The API key kept in the record of server `name` (one `serve --api-key auto` generated), if there is one. */
 export async function serverApiKey(name: string, env?: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const record = await readRecord(name, env);
+  return typeof record?.apiKey === 'string' && record.apiKey !== '' ? record.apiKey : undefined;
+}
+
+/** The record of server `name`, when the file holds a valid one of that name. */
+async function readRecord(name: string, env?: NodeJS.ProcessEnv): Promise<ServerRecord | undefined> {
   if (!isServerName(name)) return undefined;
   const text = await readSmallFile(recordPath(name, env), MAX_RECORD_BYTES).catch(() => undefined);
   const record = text === undefined ? undefined : parseRecord(text);
-  return record?.name === name && typeof record.apiKey === 'string' && record.apiKey !== '' ? record.apiKey : undefined;
+  return record?.name === name ? record : undefined;
 }
 
 /** A live server by name, or by the model it serves when that is unambiguous. */
@@ -202,10 +208,20 @@ function claimPath(name: string, env?: NodeJS.ProcessEnv): string {
   return join(runDir(env), `${name}.claim`);
 }
 
-/** Takes `<name>.claim` (an exclusive lock file holding our pid; one whose process is gone is taken over). */
+/**
+ * Takes `<name>.claim` (an exclusive lock file holding our pid; one whose process is gone is taken over), unless a
+ * live server has that name. The record is read while the claim is held: a server that started, wrote its record
+ * and released the claim since anyone last looked is seen here.
+ */
 async function tryClaim(name: string, env?: NodeJS.ProcessEnv): Promise<NameClaim | undefined> {
   const lock = await tryFileLock(claimPath(name, env), 0o600);
-  return 'release' in lock ? { name, [Symbol.asyncDispose]: lock.release } : undefined;
+  if (!('release' in lock)) return undefined;
+  const record = await readRecord(name, env);
+  if (record && (await isRecordAlive(record))) {
+    await lock.release();
+    return undefined;
+  }
+  return { name, [Symbol.asyncDispose]: lock.release };
 }
 
 /**
@@ -218,9 +234,6 @@ export async function claimServerName(
   env?: NodeJS.ProcessEnv,
 ): Promise<NameClaim> {
   await mkdir(runDir(env), { recursive: true, mode: 0o700 });
-  const live = new Set(
-    (await listServers(env, { health: false })).filter((s) => s.state !== 'exited').map((s) => s.name),
-  );
   if (requested !== undefined) {
     if (!isServerName(requested)) {
       throw new UsageError(`Bad server name ${JSON.stringify(requested)}.`, {
@@ -228,7 +241,7 @@ export async function claimServerName(
         option: 'name',
       });
     }
-    const claim = live.has(requested) ? undefined : await tryClaim(requested, env);
+    const claim = await tryClaim(requested, env);
     if (!claim) {
       throw new UsageError(`A server named ${requested} is already running (or starting).`, {
         hint: `Stop it first (llamactl stop ${requested}) or pick another name.`,
@@ -240,7 +253,7 @@ export async function claimServerName(
   const base = serverNameFor(model);
   for (let n = 1; ; n++) {
     const name = n === 1 ? base : `${base}-${n}`;
-    const claim = live.has(name) ? undefined : await tryClaim(name, env);
+    const claim = await tryClaim(name, env);
     if (claim) return claim;
   }
 }
