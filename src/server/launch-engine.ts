@@ -99,7 +99,7 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   // A new server starts a new log: `llamactl logs NAME` shows this run only. Whatever was at the log's name is
   // unlinked and the log created exclusively, so a link planted there truncates nothing and a FIFO blocks nothing.
   const outputFile = options.logFile === undefined && options.output === 'file' ? openOutputFile() : undefined;
-  const followed = options.logFile ?? outputFile?.path;
+  const followed = options.logFile ?? outputFile?.watchPath;
   const fd = options.logFile === undefined ? outputFile?.fd : openNewLog(options.logFile);
   // execa's types list only fds 3-9, but any open fd is handed to spawn as is (the child inherits it).
   const output = fd === undefined
@@ -133,7 +133,7 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   if (followed === undefined) {
     for (const stream of [subprocess.stdout, subprocess.stderr]) stream?.on('data', reader());
   } else {
-    stopTailing = followFile(followed, reader());
+    stopTailing = followFile(followed, reader(), outputFile?.fd);
   }
 
   const engine: EngineProcess = {

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeTail } from './output-tail.js';
@@ -13,13 +13,17 @@ let exitHookInstalled = false;
 /**
  * A foreground engine's output, when nobody reads its lines once it is ready. The engine writes to a file instead of
  * a pipe: a pipe woke us for each of the ten or so lines an engine logs per request, which was a fifth of a gateway's
- * CPU per request under load. Until ready the file is followed by its path (its lines are the readiness events);
- * then the path is removed, and only the descriptors (the engine's, ours) keep the file. It is read back only when a
- * message needs the engine's last lines, and emptied whenever it passes 16 MiB (the engine appends, so it goes on
- * writing at the new end).
+ * CPU per request under load. Until ready the file is followed (its lines are the readiness events) through our
+ * descriptor, and watched by `watchPath`. It is read back only when a message needs the engine's last lines, and
+ * emptied whenever it passes 16 MiB (the engine appends, so it goes on writing at the new end).
+ *
+ * On Linux its name is removed as soon as it is open: only the descriptors (the engine's, ours) keep the file, so
+ * nothing is left behind even when we are killed, and it is watched as `/proc/self/fd/N`. Elsewhere the name stays
+ * until `unlink()` (ready) or our exit.
  */
 export class OutputFile {
-  readonly path: string;
+  /** Where to watch the file for changes (read it through `fd`). */
+  readonly watchPath: string;
   /** Ours and, inherited, the engine's stdout and stderr (O_APPEND). */
   readonly fd: number;
   #dir: string | undefined;
@@ -38,17 +42,20 @@ export class OutputFile {
     const dir = mkdtempSync(join(tmpdir(), 'llamactl-engine-'));
     this.#dir = dir;
     trackDir(dir);
-    this.path = join(dir, 'output.log');
+    const path = join(dir, 'output.log');
     const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND | constants.O_NOFOLLOW;
     try {
-      this.fd = openSync(this.path, flags, 0o600);
+      this.fd = openSync(path, flags, 0o600);
     } catch (error) {
       this.#removeDir();
       throw error;
     }
+    const byDescriptor = `/proc/self/fd/${this.fd}`;
+    this.watchPath = existsSync(byDescriptor) ? byDescriptor : path;
+    if (this.watchPath === byDescriptor) this.#removeDir();
   }
 
-  /** Removes the path (the file lives on through the descriptors) and starts bounding its size. */
+  /** Removes the name if still there (the file lives on through the descriptors) and starts bounding its size. */
   unlink(): void {
     this.#removeDir();
     if (this.#closed || this.#timer) return;
@@ -61,7 +68,7 @@ export class OutputFile {
     return decodeTail(this.#closed ? this.#carried : this.#last(), this.limit);
   }
 
-  /** Once the engine has exited: keeps the last lines in memory, closes the file and removes its path if still there. */
+  /** Once the engine has exited: keeps the last lines in memory, closes the file and removes its name if still there. */
   close(): void {
     if (this.#closed) return;
     this.#carried = this.#last();
@@ -101,7 +108,7 @@ export class OutputFile {
   }
 }
 
-/** A path not yet removed when our process exits (the engine never became ready) is removed then. */
+/** A name not yet removed when our process exits (the engine never became ready) is removed then. */
 function trackDir(dir: string): void {
   pending.add(dir);
   if (exitHookInstalled) return;

@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { createServer, type Server } from 'node:net';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,22 +127,42 @@ test('SIGKILL of a foreground llamactl serve leaves no engine behind (within 2 s
   expect(await waitGone(ready.pid, 2000)).toBe(true);
 });
 
+/**
+ * Starts `llamactl serve` (with `extra` flags) on a runtime that takes its time before it execs the real engine, so
+ * the CLI can be killed mid-load; resolves once the engine's process runs, with its pid.
+ */
+async function serveSlowLoad(tag: string, extra: string[], cliEnv = env) {
+  const runtime = join(home, `slow-load-${tag}.sh`);
+  const pidFile = join(home, `slow-load-${tag}.pid`);
+  await writeFile(runtime, `#!/bin/sh\n[ "$1" = --version ] || { echo $$ > '${pidFile}'; sleep 30; }\nexec '${serverPath}' "$@"\n`, { mode: 0o755 });
+  const cli = execa(process.execPath, [CLI, 'serve', ggufPath, '--runtime', runtime, ...serveArgs.slice(2), ...extra], { env: cliEnv, reject: false });
+  children.push(cli);
+  let pid = NaN;
+  for (let i = 0; i < 400 && !(pid > 0); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+  }
+  enginePids.push(pid);
+  expect(isAlive(pid)).toBe(true);
+  return { cli, pid };
+}
+
+test('SIGKILL of a foreground llamactl serve while the engine loads leaves no engine and no temp file behind', async () => {
+  // The engine's output goes to a file in TMPDIR whose name is removed as soon as it is open.
+  const tmp = join(home, 'tmp');
+  await mkdir(tmp);
+  const { cli, pid } = await serveSlowLoad('fg', [], { ...env, TMPDIR: tmp });
+  cli.kill('SIGKILL');
+  await cli;
+  expect(await waitGone(pid, 3000), `engine ${pid} outlived serve`).toBe(true);
+  expect(await readdir(tmp)).toEqual([]);
+});
+
 test.each(['SIGKILL', 'SIGHUP'] as const)(
   '%s of serve --detach while the engine loads leaves no engine and no record behind',
   async (signal) => {
-    // A runtime that takes its time before it execs the real engine, so serve is killed mid-load, before the record.
-    const runtime = join(home, `slow-load-${signal}.sh`);
-    const pidFile = join(home, `slow-load-${signal}.pid`);
-    await writeFile(runtime, `#!/bin/sh\n[ "$1" = --version ] || { echo $$ > '${pidFile}'; sleep 30; }\nexec '${serverPath}' "$@"\n`, { mode: 0o755 });
-    const cli = execa(process.execPath, [CLI, 'serve', ggufPath, '--runtime', runtime, ...serveArgs.slice(2), '--detach', '--name', 'loading'], { env, reject: false });
-    children.push(cli);
-    let pid = NaN;
-    for (let i = 0; i < 400 && !(pid > 0); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
-    }
-    enginePids.push(pid);
-    expect(isAlive(pid)).toBe(true);
+    // Killed mid-load, before the record is written.
+    const { cli, pid } = await serveSlowLoad(signal, ['--detach', '--name', 'loading']);
     cli.kill(signal);
     expect((await cli).signal).toBe(signal);
     expect(await waitGone(pid, 3000), `engine ${pid} outlived serve --detach`).toBe(true);

@@ -1,32 +1,28 @@
-import { existsSync, fstatSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { fstatSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, test } from 'vitest';
+import { followFile } from '../../../src/server/follow-file.js';
 import { OutputFile } from '../../../src/server/output-file.js';
 
-test('the tail is read back from the file; unlink removes its folder and the file lives on', () => {
+test('the tail is read back from the file, which has no name once open: nothing is left behind, even on SIGKILL', async () => {
   const file = new OutputFile({ limit: 8 });
-  const dir = dirname(file.path);
   try {
+    expect(fstatSync(file.fd).nlink).toBe(0);
+    expect(file.watchPath).toBe(`/proc/self/fd/${file.fd}`);
     writeSync(file.fd, 'hello\nworld\n');
     expect(file.text).toBe('o\nworld\n');
-    file.unlink();
-    expect(existsSync(dir)).toBe(false);
+    const seen: string[] = [];
+    const stop = followFile(file.watchPath, (text) => seen.push(text), file.fd);
     writeSync(file.fd, 'again\n');
+    for (let i = 0; i < 100 && !seen.join('').includes('again'); i++) await sleep(10);
+    await stop();
+    expect(seen.join('')).toBe('hello\nworld\nagain\n'); // followed through the descriptor, watched by /proc
+    file.unlink();
     expect(file.text).toBe('d\nagain\n');
   } finally {
     file.close();
   }
   expect(file.text).toBe('d\nagain\n'); // kept in memory once closed
-  expect(existsSync(dir)).toBe(false);
-});
-
-test('close before unlink removes the folder too', () => {
-  const file = new OutputFile();
-  writeSync(file.fd, 'x');
-  file.close();
-  expect(existsSync(dirname(file.path))).toBe(false);
-  expect(file.text).toBe('x');
 });
 
 test('past its bound the file is emptied and its last bytes carried over; writes go on at the new end', async () => {
