@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../system/process-facts.js';
@@ -60,8 +60,8 @@ export async function lockOwner(lockFile: string): Promise<number | undefined> {
 }
 
 /**
- * Takes `lockFile` (created with O_EXCL, holding our pid) without waiting. Returns the release function, or the pid
- * of the live process that holds it. A lock left by a process that no longer exists is taken over.
+ * Takes `lockFile` (created whole, holding our pid) without waiting. Returns the release function, or the pid of the
+ * live process that holds it. A lock left by a process that no longer exists is taken over.
  */
 export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ release: () => Promise<void> } | { owner: number }> {
   for (let attempt = 0; ; attempt++) {
@@ -78,10 +78,26 @@ export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ rel
       await sleep(100);
       continue;
     }
-    const owner = await lockOwner(lockFile);
-    if (owner !== undefined) return { owner };
-    await rm(lockFile, { force: true });
+    const owner = pidOf(text);
+    if (owner !== undefined && isAlive(owner)) return { owner };
+    await removeStale(lockFile, text);
   }
+}
+
+/**
+ * Removes a lock judged stale if it is still the one judged: it is moved aside first (atomically), and moved back
+ * when what was moved holds other text — then another process took the stale lock over first and this is its own.
+ */
+async function removeStale(lockFile: string, staleText: string): Promise<void> {
+  const aside = `${lockFile}.${process.pid}-${randomBytes(4).toString('hex')}.stale`;
+  try {
+    await rename(lockFile, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if ((await readLock(aside).catch(() => undefined)) === staleText) await rm(aside, { force: true });
+  else await rename(aside, lockFile);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
@@ -67,6 +67,19 @@ test("tryFileLock: a dead pid's lock, or one left empty, is taken over", async (
   await writeFile(empty, '');
   expect('release' in (await tryFileLock(empty))).toBe(true);
   expect(await readFile(empty, 'utf8')).toBe(String(process.pid));
+});
+
+test("tryFileLock: many taking over one dead pid's lock at once: exactly one gets it, and nothing else is left", async () => {
+  const file = join(dir, 'race.lock');
+  for (let round = 0; round < 20; round++) {
+    await writeFile(file, String(2 ** 22 + 1)); // above Linux's pid_max: no such process
+    const results = await Promise.all(Array.from({ length: 8 }, () => tryFileLock(file)));
+    const holders = results.filter((result) => 'release' in result);
+    expect(holders).toHaveLength(1);
+    expect(results.filter((result) => 'owner' in result && result.owner === process.pid)).toHaveLength(7);
+    expect(await readdir(dir)).toEqual(['race.lock']);
+    await (holders[0] as { release: () => Promise<void> }).release();
+  }
 });
 
 test('withDirLock: two holders never overlap; the second runs once the first is done', async () => {
