@@ -5,7 +5,7 @@ import { commandFor, isExecFormatError } from '../runtime/command-for.js';
 import { followFile } from './follow-file.js';
 import { OutputFile } from './output-file.js';
 import { OutputTail } from './output-tail.js';
-import { startWatchdog, type Watchdog } from './watchdog.js';
+import { startWatchdog, watchdogMark, type Watchdog } from './watchdog.js';
 
 export interface ExitInfo {
   exitCode: number | undefined;
@@ -105,6 +105,7 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
   const output = fd === undefined
     ? ({ stdout: 'pipe', stderr: 'pipe' } as const)
     : ({ stdout: fd, stderr: fd } as unknown as { stdout: 3; stderr: 3 });
+  const watched = options.watchdog ?? true;
   const subprocess = execa(file, args, {
     detached: true,
     cleanup: false,
@@ -112,7 +113,10 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     buffer: false,
     stdin: 'ignore',
     ...output,
-    ...(options.env ? { env: options.env, extendEnv: false } : {}),
+    // The watchdog's mark goes in before the spawn, so that a kill right after it cannot orphan the engine.
+    ...(watched
+      ? { env: { ...(options.env ?? process.env), ...watchdogMark() }, extendEnv: false }
+      : options.env ? { env: options.env, extendEnv: false } : {}),
   });
   if (fd !== undefined && !outputFile) closeSync(fd);
   const startedAt = Date.now();
@@ -126,7 +130,7 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
       cause: result.cause,
     });
   }
-  const watchdog = (options.watchdog ?? true) ? startWatchdog(pid) : undefined;
+  const watchdog = watched ? startWatchdog(pid) : undefined;
   if (watchdog) trackGroup(pid);
 
   let stopTailing = async () => {};

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 
 /**
  * The engine must not outlive llamactl, even when llamactl is SIGKILLed and no exit hook runs. The watchdog is a
@@ -10,13 +11,34 @@ import { spawn, type ChildProcess } from 'node:child_process';
  */
 const WATCHDOG_SOURCE = `
 process.title = 'llamactl-watchdog';
+const { readdirSync, readFileSync } = require('node:fs');
 const graceMs = Number(process.argv[1]);
+const mark = process.argv[2] ? Buffer.from('LLAMACTL_WATCHDOG=' + process.argv[2] + '\\0') : undefined;
 const groups = new Set();
+const released = new Set();
 let pending = '';
+// The groups of processes that carry our mark in their environment (Linux): an engine spawned a moment before its
+// group was sent here is found too. Those sent back with '-' (released, or stopped on purpose) are left alone.
+const marked = () => {
+  const found = [];
+  let names = [];
+  try { names = mark ? readdirSync('/proc') : []; } catch {}
+  for (const name of names) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      if (!readFileSync('/proc/' + name + '/environ').includes(mark)) continue;
+      const stat = readFileSync('/proc/' + name + '/stat', 'latin1');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgid > 1) found.push(pgid);
+    } catch {}
+  }
+  return found;
+};
 for (const name of ['SIGINT', 'SIGHUP', 'SIGTERM']) process.on(name, () => {});
 const alive = (pgid) => { try { process.kill(-pgid, 0); return true; } catch { return false; } };
 const signal = (name) => { for (const pgid of groups) { try { process.kill(-pgid, name); } catch {} } };
 const fire = () => {
+  for (const pgid of marked()) if (!released.has(pgid)) groups.add(pgid);
   for (const pgid of groups) if (!alive(pgid)) groups.delete(pgid);
   if (groups.size === 0) process.exit(0);
   signal('SIGTERM');
@@ -32,7 +54,7 @@ process.stdin.on('data', (data) => {
   pending = lines.pop();
   for (const line of lines) {
     const pgid = Number(line.slice(1));
-    if (line[0] === '+') groups.add(pgid); else groups.delete(pgid);
+    if (line[0] === '+') { groups.add(pgid); released.delete(pgid); } else { groups.delete(pgid); released.add(pgid); }
   }
 });
 process.stdin.on('end', fire);
@@ -49,7 +71,7 @@ const GRACE_MS = 1000;
 const LINGER_MS = 30_000;
 let lingering: NodeJS.Timeout | undefined;
 
-let shared: { child: ChildProcess; groups: Set<number> } | undefined;
+let shared: { child: ChildProcess; groups: Set<number>; token: string } | undefined;
 /** While held (a gateway starting engines on demand), the watchdog stays up between engines: no node start-up per load. */
 let holds = 0;
 
@@ -65,7 +87,8 @@ export interface Watchdog {
 export function warmWatchdog(): void {
   clearTimeout(lingering);
   if (shared) return;
-  const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, String(GRACE_MS)], {
+  const token = randomBytes(16).toString('hex');
+  const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, String(GRACE_MS), token], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
@@ -77,7 +100,16 @@ export function warmWatchdog(): void {
   child.stdin?.on('error', () => {});
   child.unref();
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  shared = { child, groups: new Set() };
+  shared = { child, groups: new Set(), token };
+}
+
+/**
+ * The environment entry that marks an engine as this watchdog's before it is spawned: if we are killed between the
+ * spawn and `startWatchdog`, the watchdog still finds it (Linux, through /proc).
+ */
+export function watchdogMark(): Record<string, string> {
+  warmWatchdog();
+  return { LLAMACTL_WATCHDOG: shared!.token };
 }
 
 /** Puts the process group `pgid` under the watchdog. It never keeps our event loop alive. */

@@ -144,8 +144,7 @@ async function serveSlowLoad(tag: string, extra: string[], cliEnv = env) {
   }
   enginePids.push(pid);
   expect(isAlive(pid)).toBe(true);
-  // Let serve put the engine under its watchdog: that follows the spawn in the same tick, but a loaded machine can
-  // preempt serve right between the two, and a kill landing there is not what these tests are about.
+  // A kill during the load, not in the tick after the spawn (that one is covered by the watchdog's mark: see below).
   await new Promise((resolve) => setTimeout(resolve, 300));
   return { cli, pid };
 }
@@ -173,6 +172,25 @@ test.each(['SIGKILL', 'SIGHUP'] as const)(
     expect(existsSync(join(home, 'run', 'loading.json'))).toBe(false);
   },
 );
+
+test('an engine killed with its owner before it was handed to the watchdog is found by its mark; a released one is left', async () => {
+  const script = fileURLToPath(new URL('../fixtures/server/marked-children.mjs', import.meta.url));
+  const watchdogUrl = new URL('../../dist/server/watchdog.js', import.meta.url).href;
+  const host = execa(process.execPath, [script, watchdogUrl], { env, reject: false });
+  children.push(host);
+  const pids = await new Promise<{ marked: number; released: number }>((resolve, reject) => {
+    host.stdout!.on('data', (data: Buffer) => {
+      const line = String(data).split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line) as { marked: number; released: number });
+    });
+    void host.then((result) => reject(new Error(`exited early: ${result.stderr}`)));
+  });
+  enginePids.push(pids.marked, pids.released);
+  host.kill('SIGKILL');
+  await host;
+  expect(await waitGone(pids.marked, 5000)).toBe(true);
+  expect(isAlive(pids.released)).toBe(true);
+});
 
 test('SIGKILL of a library user running two servers takes both engines down (one shared watchdog)', async () => {
   const script = fileURLToPath(new URL('../fixtures/server/two-servers.mjs', import.meta.url));
