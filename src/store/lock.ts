@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive } from '../system/process-facts.js';
 import { readSmallFile } from '../system/regular-file.js';
+
+/** Tries at taking a lock that exists but may be stale (a takeover in progress elsewhere waits 10 ms a try). */
+const MAX_ATTEMPTS = 50;
 
 /** A lock holds a pid and nothing else. */
 const MAX_LOCK_BYTES = 64;
@@ -69,7 +72,7 @@ export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ rel
       await createLock(lockFile, mode);
       return { release: () => rm(lockFile, { force: true }) };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= MAX_ATTEMPTS) throw error;
     }
     const text = await readLock(lockFile);
     if (text === undefined) continue;
@@ -85,19 +88,26 @@ export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ rel
 }
 
 /**
- * Removes a lock judged stale if it is still the one judged: it is moved aside first (atomically), and moved back
- * when what was moved holds other text — then another process took the stale lock over first and this is its own.
+ * Removes a lock judged stale, if it still is, while holding `<lock>.takeover`: of several processes that found the
+ * same stale lock, only one removes it, and the others then find the lock that one made (removing by name without
+ * this let a second taker remove the first one's new lock). A takeover lock whose holder is gone is removed.
  */
 async function removeStale(lockFile: string, staleText: string): Promise<void> {
-  const aside = `${lockFile}.${process.pid}-${randomBytes(4).toString('hex')}.stale`;
+  const takeover = `${lockFile}.takeover`;
   try {
-    await rename(lockFile, aside);
+    await createLock(takeover, 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const holder = pidOf(await readLock(takeover).catch(() => undefined));
+    if (holder === undefined || !isAlive(holder)) await rm(takeover, { force: true });
+    else await sleep(10);
+    return;
   }
-  if ((await readLock(aside).catch(() => undefined)) === staleText) await rm(aside, { force: true });
-  else await rename(aside, lockFile);
+  try {
+    if ((await readLock(lockFile)) === staleText) await rm(lockFile, { force: true });
+  } finally {
+    await rm(takeover, { force: true });
+  }
 }
 
 /**
