@@ -114,9 +114,8 @@ async function spawnOnce(options: LaunchOptions, viaShell: boolean): Promise<Eng
     stdin: 'ignore',
     ...output,
     // The watchdog's mark goes in before the spawn, so that a kill right after it cannot orphan the engine.
-    ...(watched
-      ? { env: { ...(options.env ?? process.env), ...watchdogMark() }, extendEnv: false }
-      : options.env ? { env: options.env, extendEnv: false } : {}),
+    env: { ...(options.env ?? process.env), ...(watched ? watchdogMark() : {}) },
+    extendEnv: false,
   });
   if (fd !== undefined && !outputFile) closeSync(fd);
   const startedAt = Date.now();

@@ -51,8 +51,12 @@ export class OutputFile {
       throw error;
     }
     const byDescriptor = `/proc/self/fd/${this.fd}`;
-    this.watchPath = existsSync(byDescriptor) ? byDescriptor : path;
-    if (this.watchPath === byDescriptor) this.#removeDir();
+    if (existsSync(byDescriptor)) {
+      this.watchPath = byDescriptor;
+      this.#removeDir();
+    } else {
+      this.watchPath = path;
+    }
   }
 
   /** Removes the name if still there (the file lives on through the descriptors) and starts bounding its size. */

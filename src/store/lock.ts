@@ -58,7 +58,12 @@ export async function withDirLock<T>(lockDir: string, body: () => Promise<T>, po
 
 /** The pid in a lock file when that process is alive; `undefined` for no lock or a stale one. */
 export async function lockOwner(lockFile: string): Promise<number | undefined> {
-  const owner = pidOf(await readLock(lockFile).catch(() => undefined));
+  return liveOwner(await readLock(lockFile).catch(() => undefined));
+}
+
+/** The pid a lock's text names when that process is alive. */
+function liveOwner(text: string | undefined): number | undefined {
+  const owner = pidOf(text);
   return owner !== undefined && isAlive(owner) ? owner : undefined;
 }
 
@@ -81,8 +86,8 @@ export async function tryFileLock(lockFile: string, mode = 0o644): Promise<{ rel
       await sleep(100);
       continue;
     }
-    const owner = pidOf(text);
-    if (owner !== undefined && isAlive(owner)) return { owner };
+    const owner = liveOwner(text);
+    if (owner !== undefined) return { owner };
     await removeStale(lockFile, text);
   }
 }
@@ -98,8 +103,7 @@ async function removeStale(lockFile: string, staleText: string): Promise<void> {
     await createLock(takeover, 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const holder = pidOf(await readLock(takeover).catch(() => undefined));
-    if (holder === undefined || !isAlive(holder)) await rm(takeover, { force: true });
+    if (liveOwner(await readLock(takeover).catch(() => undefined)) === undefined) await rm(takeover, { force: true });
     else await sleep(10);
     return;
   }
