@@ -1,6 +1,6 @@
 /**
- * The gateway's HTTP/1.1 client for its own engines: kept-alive sockets to 127.0.0.1 (one pool per engine port, Nagle
- * off), each request written in one go, the answer's head parsed without a general HTTP parser (bounded), its body
+ * The gateway's HTTP/1.1 client for its own engines: kept-alive sockets (one pool per engine), over the engine's
+ * Unix socket where it has one (`socketPath`), else to 127.0.0.1 with Nagle off, each request written in one go, the answer's head parsed without a general HTTP parser (bounded), its body
  * handed on as it arrives (Content-Length, chunked, or until the engine closes). It exists because node:http's client
  * cost the gateway a third of its CPU per request (objects, streams and listeners per exchange, measured with
  * `--cpu-prof`); this one is a socket, a small state machine and two listeners. It talks to llama-server and
@@ -25,6 +25,8 @@ const SWEEP_MS = 1000;
 
 export interface EngineRequest {
   port: number;
+  /** The engine's Unix socket (RunningServer.socketPath): cheaper per request than loopback TCP. */
+  socketPath?: string | undefined;
   path: string;
   body: Buffer;
   /** Extra header lines, already checked (no CR or LF): `accept`, `authorization`. */
@@ -32,7 +34,8 @@ export interface EngineRequest {
   signal: AbortSignal;
 }
 
-const pools = new Map<number, Socket[]>();
+/** Idle sockets per engine, keyed by its socket path, else its port. */
+const pools = new Map<string | number, Socket[]>();
 /** The listener that takes an idle socket out of its pool, so that taking it back removes exactly that one. */
 const dropping = new WeakMap<Socket, () => void>();
 /** When each idle socket was given back (performance.now()). */
@@ -41,24 +44,24 @@ let sweeper: NodeJS.Timeout | undefined;
 
 /** Sends the request; resolves with the answer's head once it is in, retrying once on a stale kept-alive socket. */
 export async function requestEngine(request: EngineRequest): Promise<EngineAnswer> {
-  const reused = takeIdle(request.port);
-  if (!reused) return exchange(request, freshSocket(request.port), false);
+  const reused = takeIdle(request.socketPath ?? request.port);
+  if (!reused) return exchange(request, freshSocket(request), false);
   try {
     return await exchange(request, reused, true);
   } catch (error) {
     if (!(error instanceof StaleSocketError) || request.signal.aborted) throw error;
-    return exchange(request, freshSocket(request.port), false);
+    return exchange(request, freshSocket(request), false);
   }
 }
 
 class StaleSocketError extends EngineRequestError {}
 
-function freshSocket(port: number): Socket {
-  return connect({ host: '127.0.0.1', port, noDelay: true });
+function freshSocket({ port, socketPath }: EngineRequest): Socket {
+  return socketPath === undefined ? connect({ host: '127.0.0.1', port, noDelay: true }) : connect({ path: socketPath });
 }
 
-function takeIdle(port: number): Socket | undefined {
-  const idle = pools.get(port);
+function takeIdle(key: string | number): Socket | undefined {
+  const idle = pools.get(key);
   const now = performance.now();
   for (let socket = idle?.pop(); socket; socket = idle?.pop()) {
     const drop = dropping.get(socket);
@@ -89,15 +92,15 @@ function sweep(): void {
   }
 }
 
-function giveBack(port: number, socket: Socket): void {
-  let idle = pools.get(port);
-  if (!idle) pools.set(port, (idle = []));
+function giveBack(key: string | number, socket: Socket): void {
+  let idle = pools.get(key);
+  if (!idle) pools.set(key, (idle = []));
   if (idle.length >= MAX_IDLE) return void socket.destroy();
   const drop = () => {
     socket.destroy();
     const at = idle.indexOf(socket);
     if (at !== -1) idle.splice(at, 1);
-    if (idle.length === 0 && pools.get(port) === idle) pools.delete(port);
+    if (idle.length === 0 && pools.get(key) === idle) pools.delete(key);
   };
   dropping.set(socket, drop);
   socket.once('close', drop);
@@ -113,7 +116,7 @@ function giveBack(port: number, socket: Socket): void {
 }
 
 function exchange(request: EngineRequest, socket: Socket, reused: boolean): Promise<EngineAnswer> {
-  const { port, path, body, headers, signal } = request;
+  const { port, socketPath, path, body, headers, signal } = request;
   socket.ref();
   return new Promise<EngineAnswer>((resolve, reject) => {
     let head: Buffer | undefined;
@@ -139,7 +142,7 @@ function exchange(request: EngineRequest, socket: Socket, reused: boolean): Prom
       if (head.length - parsed.rest.length > MAX_HEAD) return fail(new EngineRequestError('The engine sent an oversized header.', 'HPE_INVALID'));
       answered = true;
       cleanup();
-      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(port, reusable)));
+      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(socketPath ?? port, reusable)));
     };
     const cleanup = () => {
       socket.off('data', onData);

@@ -195,7 +195,7 @@ async function send(lease: Lease, path: string, body: Buffer, accept: string | u
   const headers: Record<string, string> = { accept: accept !== undefined && /^[\x20-\x7e]{1,512}$/.test(accept) ? accept : 'application/json, text/event-stream' };
   if (server.client.apiKey) headers.authorization = `Bearer ${server.client.apiKey}`;
   try {
-    return await requestEngine({ port: server.port, path, body, headers, signal });
+    return await requestEngine({ port: server.port, socketPath: server.socketPath, path, body, headers, signal });
   } catch (error) {
     if (signal.aborted) throw new GatewayError(499, 'cancelled', 'The client disconnected.');
     throw (await lease.crashError()) ?? new GatewayError(502, 'upstream_error', `The engine could not be reached: ${(error as Error).message}`, { cause: error });

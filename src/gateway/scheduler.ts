@@ -187,7 +187,7 @@ export class Scheduler {
         parallel: config.parallel, threads: config.threads, extraArgs: engineArgs(config), force: config.force, rpc: config.rpc,
         // Each engine has its own key, so that nobody on this machine can go around the gateway to it.
         apiKey: randomBytes(24).toString('base64url'),
-        host: '127.0.0.1', timeoutMs: this.#options.loadTimeoutMs, env: engineEnv(this.#options.env), signal: this.#stop.signal,
+        host: '127.0.0.1', unixSocket: true, timeoutMs: this.#options.loadTimeoutMs, env: engineEnv(this.#options.env), signal: this.#stop.signal,
       });
       handle.loaded(server);
       void server.exited.then((exit) => {

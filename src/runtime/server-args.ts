@@ -6,6 +6,8 @@ export interface ServerArgsOptions {
   modelPath?: string | undefined;
   host: string;
   port: number;
+  /** A Unix socket to listen on as well (llama-server only; see socket-hosts.ts), in the engine's form. */
+  socket?: string | undefined;
   ctxSize?: number | undefined;
   gpuLayers?: number | undefined;
   threads?: number | undefined;
@@ -110,7 +112,8 @@ function offloadLogging(options: ServerArgsOptions, extra: readonly string[]): s
 }
 
 function hostPort(options: ServerArgsOptions): string[] {
-  return ['--host', options.host, '--port', String(options.port)];
+  const host = options.socket === undefined ? options.host : `${options.host},${options.socket}`;
+  return ['--host', host, '--port', String(options.port)];
 }
 
 function flag(name: string, value: string | number | undefined): string[] {

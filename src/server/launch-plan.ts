@@ -1,8 +1,10 @@
 import { ServerStartError } from '../errors.js';
 import { detectRuntime } from '../runtime/detect-runtime.js';
 import type { RuntimeInfo, RuntimeKind } from '../runtime/runtime-info.js';
+import { takesSocketHosts } from '../runtime/socket-hosts.js';
 import { buildServerArgs, buildServerEnv, effectiveKind, healthPath, loopPath } from '../runtime/server-args.js';
 import { checkServeFit } from './check-fit.js';
+import { EngineSocket } from './engine-socket.js';
 import { launchReady, type LaunchedServer, type LaunchSpec } from './launch-ready.js';
 import { assertPortFree, findFreePort } from './ports.js';
 import { resolveModel } from './resolve-model.js';
@@ -15,6 +17,8 @@ export interface LaunchPlan {
   runtime: RuntimeInfo;
   kind: RuntimeKind;
   host: string;
+  /** The Unix socket every launch also listens on (`unixSocket`); removed before each launch binds it. */
+  socket: EngineSocket | undefined;
   healthPath: string;
   /** The engine's arguments for a launch on `port`. */
   engineArgs(port: number): string[];
@@ -47,8 +51,11 @@ export async function planLaunch(options: StartServerOptions): Promise<LaunchPla
   const runtime = await detectRuntime(resolved.executable, { env, signal: options.signal });
   const kind = effectiveKind(runtime.kind, options.extraArgs);
   if (options.port !== undefined && options.port !== 0) await assertPortFree(host, options.port);
+  const socket = options.unixSocket && !options.detach && kind === 'llama-server' && (await takesSocketHosts(runtime))
+    ? await EngineSocket.create(env)
+    : undefined;
   const engineArgs = (port: number) => buildServerArgs(kind, {
-    ...options, modelPath: resolved.modelPath, host, port,
+    ...options, modelPath: resolved.modelPath, host, port, socket: socket?.path,
     ...(rpc && { rpc: rpc.endpoints, extraArgs: [...rpc.extraArgs, ...(options.extraArgs ?? [])] }),
   });
   const engineEnv = options.apiKey === undefined ? env : { ...(env ?? process.env), ...buildServerEnv(kind, options) };
@@ -56,20 +63,24 @@ export async function planLaunch(options: StartServerOptions): Promise<LaunchPla
     runtime,
     kind,
     host,
+    socket,
     healthPath: healthPath(kind),
     engineArgs,
-    spec: (port, run) => ({
-      ...(run.process ?? { executable: runtime, args: engineArgs(port), env: engineEnv }),
-      host,
-      port,
-      logFile: run.logFile,
-      healthPath: healthPath(kind),
-      loopProbe: loopProbe(kind, options.apiKey),
-      idleTimeoutMs: timeoutMs,
-      signal: run.signal,
-      onLine: options.onLog,
-      onGpu: run.onGpu,
-    }),
+    spec: (port, run) => {
+      socket?.clear();
+      return {
+        ...(run.process ?? { executable: runtime, args: engineArgs(port), env: engineEnv }),
+        host,
+        port,
+        logFile: run.logFile,
+        healthPath: healthPath(kind),
+        loopProbe: loopProbe(kind, options.apiKey),
+        idleTimeoutMs: timeoutMs,
+        signal: run.signal,
+        onLine: options.onLog,
+        onGpu: run.onGpu,
+      };
+    },
     explainStartError: async (error) => (rpc ? rpc.explainStartError(error) : error),
     explainExit: async (exit) => (rpc ? rpc.explainExit(exit) : exit),
   };

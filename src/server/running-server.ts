@@ -12,6 +12,8 @@ export interface RunningServer {
   url: string;
   host: string;
   port: number;
+  /** The Unix socket it also listens on (`unixSocket`), as `net.connect({ path })` takes it; else undefined. */
+  socketPath: string | undefined;
   /** PID of the engine (also its process group); changes after a restart. */
   readonly pid: number;
   model: string;
@@ -50,6 +52,7 @@ export interface ServerParts {
   runtime: RuntimeInfo;
   logFile: string | undefined;
   apiKey: string | undefined;
+  socketPath?: string | undefined;
   restart: 'no' | 'on-failure';
   stopGraceMs: number;
   first: LaunchedServer;
@@ -75,6 +78,7 @@ export function runningServer(parts: ServerParts): RunningServer {
     url,
     host: first.host,
     port: first.port,
+    socketPath: parts.socketPath,
     get pid() {
       return parts.current().engine.pid;
     },

@@ -16,7 +16,10 @@ export async function startForeground(options: StartServerOptions, plan: LaunchP
   const onGpu = (value: typeof gpu) => (gpu = value);
   const first = await launchWithPort(options.port || undefined, plan.host, (port) =>
     plan.spec(port, { signal: options.signal, onGpu }),
-  );
+  ).catch((error: unknown) => {
+    plan.socket?.remove();
+    throw error;
+  });
   let current: LaunchedServer = first;
   const server = runningServer({
     name: options.name ?? serverNameFor(options.model),
@@ -24,6 +27,7 @@ export async function startForeground(options: StartServerOptions, plan: LaunchP
     runtime: plan.runtime,
     logFile: undefined,
     apiKey: options.apiKey,
+    socketPath: plan.socket?.path,
     restart,
     stopGraceMs,
     first,
@@ -40,6 +44,7 @@ export async function startForeground(options: StartServerOptions, plan: LaunchP
         onRestart: options.onRestart,
       }).then((exit) => plan.explainExit(exit)),
   });
+  void server.exited.finally(() => plan.socket?.remove());
   options.signal?.addEventListener('abort', () => void server.stop(), { once: true });
   return server;
 }

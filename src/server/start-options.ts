@@ -16,6 +16,13 @@ export interface StartServerOptions extends Pick<ServeFitOptions, 'force' | 'mem
   host?: string | undefined;
   /** A fixed port (fails with PortInUseError when taken). @default a free port */
   port?: number | undefined;
+  /**
+   * Also listen on a private Unix socket (Linux's abstract namespace, so no file is left behind), where the engine
+   * can: a llama-server that takes a list of addresses. `RunningServer.socketPath` then says where; it is undefined
+   * where the engine cannot, or with `detach`. A request over it costs less CPU than one over loopback TCP; the
+   * gateway reaches its engines this way. @default false
+   */
+  unixSocket?: boolean | undefined;
   threads?: number | undefined;
   parallel?: number | undefined;
   /**

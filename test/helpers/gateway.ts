@@ -3,7 +3,7 @@
  * tiny GGUF), `tiny-b` (the same architecture with other random weights, so its text differs), `tiny-c` (the
  * llamafile stand-in) — each engine kept small (-c 256, one thread, one slot) for a 2-core machine.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyModel } from '../../src/demo/tiny-model.js';
@@ -94,4 +94,23 @@ export async function engineAccess(pid: number): Promise<{ url: string; key: str
 
 export function state(gateway: Gateway, name: string): string | undefined {
   return gateway.models().find((model) => model.name === name)?.state;
+}
+
+/**
+ * The connections an engine has open, from the kernel's tables: its socket descriptors (/proc/PID/fd) found among
+ * the established TCP connections (/proc/net/tcp, tcp6) and the connected Unix ones (/proc/net/unix).
+ */
+export async function engineConnections(pid: number): Promise<{ tcp: number; unix: number }> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode) inodes.add(inode);
+  }
+  const rows = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+  const tcpRows = [...(await rows('/proc/net/tcp')), ...(await rows('/proc/net/tcp6'))];
+  // tcp: sl local rem st … uid timeout inode; unix: Num RefCount Protocol Flags Type St Inode Path (St 03: connected)
+  const tcp = tcpRows.filter((row) => row[3] === '01' && inodes.has(row[9] ?? '')).length;
+  const unix = (await rows('/proc/net/unix')).filter((row) => row[5] === '03' && inodes.has(row[6] ?? '')).length;
+  return { tcp, unix };
 }

@@ -5,7 +5,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isAlive } from '../../src/system/process-facts.js';
-import { eventually, gatewayFixture, state, type GatewayFixture } from '../helpers/gateway.js';
+import { engineConnections, eventually, gatewayFixture, state, type GatewayFixture } from '../helpers/gateway.js';
 import type { Gateway } from '../../src/gateway/start-gateway.js';
 
 let fixture: GatewayFixture;
@@ -56,6 +56,15 @@ describe('gateway: OpenAI API', () => {
     expect(gateway.models().find((m) => m.name === 'tiny-a')!.pid).toBe(pid);
     const listed = (await openai.models.list()).data.find((m) => m.id === 'tiny-a') as unknown as { status: { value: string } };
     expect(listed.status.value).toBe('loaded');
+  });
+
+  test.skipIf(process.platform !== 'linux')('it reaches a llama-server engine over its Unix socket, and the llamafile over TCP', async () => {
+    await openai.chat.completions.create({ model: 'tiny-a', ...ask });
+    await openai.chat.completions.create({ model: 'tiny-c', ...ask });
+    const pid = (name: string) => gateway.models().find((model) => model.name === name)!.pid!;
+    // Each answered request leaves its connection kept alive for the next one, so the kernel shows which it was.
+    expect(await engineConnections(pid('tiny-a'))).toEqual({ tcp: 0, unix: 1 });
+    expect(await engineConnections(pid('tiny-c'))).toMatchObject({ tcp: 1 });
   });
 
   test('concurrent first requests for a model that is loading share one start', async () => {
