@@ -51,7 +51,9 @@ export async function planLaunch(options: StartServerOptions): Promise<LaunchPla
   const runtime = await detectRuntime(resolved.executable, { env, signal: options.signal });
   const kind = effectiveKind(runtime.kind, options.extraArgs);
   if (options.port !== undefined && options.port !== 0) await assertPortFree(host, options.port);
-  const socket = options.unixSocket && !options.detach && kind === 'llama-server' && (await takesSocketHosts(runtime))
+  // A --host of the caller's would replace our list (the last one wins), and with it the socket.
+  const ownHost = options.extraArgs?.some((arg) => arg === '--host' || arg.startsWith('--host='));
+  const socket = options.unixSocket && !options.detach && !ownHost && kind === 'llama-server' && (await takesSocketHosts(runtime))
     ? await EngineSocket.create(env)
     : undefined;
   const engineArgs = (port: number) => buildServerArgs(kind, {

@@ -59,12 +59,14 @@ describe('gateway: OpenAI API', () => {
   });
 
   test.skipIf(process.platform !== 'linux')('it reaches a llama-server engine over its Unix socket, and the llamafile over TCP', async () => {
+    await openai.chat.completions.create({ model: 'tiny-c', ...ask }); // may load it first: asked before tiny-a
     await openai.chat.completions.create({ model: 'tiny-a', ...ask });
-    await openai.chat.completions.create({ model: 'tiny-c', ...ask });
     const pid = (name: string) => gateway.models().find((model) => model.name === name)!.pid!;
-    // Each answered request leaves its connection kept alive for the next one, so the kernel shows which it was.
-    expect(await engineConnections(pid('tiny-a'))).toEqual({ tcp: 0, unix: 1 });
-    expect(await engineConnections(pid('tiny-c'))).toMatchObject({ tcp: 1 });
+    // An answered request's connection is kept alive (4 s) for the next one, so the kernel shows which kind it was.
+    const [a, c] = await Promise.all([engineConnections(pid('tiny-a')), engineConnections(pid('tiny-c'))]);
+    expect(a.tcp).toBe(0);
+    expect(a.unix).toBeGreaterThanOrEqual(1);
+    expect(c.tcp).toBeGreaterThanOrEqual(1);
   });
 
   test('concurrent first requests for a model that is loading share one start', async () => {

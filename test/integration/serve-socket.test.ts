@@ -93,6 +93,12 @@ describe.skipIf(process.platform !== 'linux')('startServer with unixSocket', () 
     expect(await readdir(join(home, 'run', 'sockets'))).toEqual([]);
   });
 
+  test('extra args with a --host of their own: no socket (theirs would replace the list)', async () => {
+    const server = await start({ extraArgs: ['--host', '127.0.0.1'] });
+    expect(server.socketPath).toBeUndefined();
+    expect((await server.client.health()).ok).toBe(true);
+  });
+
   test('detached: no socket (the record and `ps` know ports only)', async () => {
     const server = await start({ detach: true });
     expect(server.socketPath).toBeUndefined();
