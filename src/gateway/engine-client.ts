@@ -1,10 +1,10 @@
 /**
  * The gateway's HTTP/1.1 client for its own engines: kept-alive sockets (one pool per engine), over the engine's
- * Unix socket where it has one (`socketPath`), else to 127.0.0.1 with Nagle off, each request written in one go, the answer's head parsed without a general HTTP parser (bounded), its body
- * handed on as it arrives (Content-Length, chunked, or until the engine closes). It exists because node:http's client
- * cost the gateway a third of its CPU per request (objects, streams and listeners per exchange, measured with
- * `--cpu-prof`); this one is a socket, a small state machine and two listeners. It talks to llama-server and
- * llamafile only, which answer POSTs with a plain head.
+ * Unix socket where it has one (`socketPath`), else to 127.0.0.1 with Nagle off; each request written in one go, the
+ * answer's head parsed without a general HTTP parser (bounded), its body handed on as it arrives (Content-Length,
+ * chunked, or until the engine closes). It exists because node:http's client cost the gateway a third of its CPU per
+ * request (objects, streams and listeners per exchange, measured with `--cpu-prof`); this one is a socket, a small
+ * state machine and two listeners. It talks to llama-server and llamafile only, which answer POSTs with a plain head.
  *
  * A socket the engine had closed while it sat idle shows as a reset (or a close) before any byte of the answer:
  * then the request is sent once more on a fresh socket, as nothing was processed.

@@ -6,7 +6,7 @@ export interface ServerArgsOptions {
   modelPath?: string | undefined;
   host: string;
   port: number;
-  /** A Unix socket to listen on as well (llama-server only; see socket-hosts.ts), in the engine's form. */
+  /** A Unix socket path to listen on as well (a llama-server that takes an address list; see socket-hosts.ts). */
   socket?: string | undefined;
   ctxSize?: number | undefined;
   gpuLayers?: number | undefined;

@@ -28,7 +28,8 @@ async function askHelp(path: string): Promise<boolean> {
     reject: false, all: true, stdin: 'ignore', timeout: 10_000, maxBuffer: MAX_HELP_BYTES,
   }).catch(() => undefined);
   const help = String(result?.all ?? '');
-  const host = help.split('\n').find((line) => /^\s*--host\b/.test(line)) ?? '';
-  const described = help.slice(help.indexOf(host), help.indexOf(host) + 600);
-  return host !== '' && /comma-separated/.test(described) && /\.sock\b/.test(described);
+  // The --host entry, with the lines its description wraps onto.
+  const at = help.search(/^\s*--host\b/m);
+  const described = at === -1 ? '' : help.slice(at, at + 600);
+  return /comma-separated/.test(described) && /\.sock\b/.test(described);
 }

@@ -4,13 +4,11 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runDir } from '../store/paths.js';
 import { isAlive } from '../system/process-facts.js';
+import { removeAtExit, removeNow } from '../system/remove-at-exit.js';
 
 /** sun_path holds 108 bytes with its terminating NUL; a longer path cannot be bound. */
 const MAX_PATH_BYTES = 107;
 const NAME = /^(\d+)-[0-9a-f]{16}\.sock$/;
-
-const live = new Set<string>();
-let exitHookInstalled = false;
 
 /**
  * The Unix socket a foreground engine listens on beside its TCP port (`unixSocket`). Linux's abstract namespace
@@ -37,13 +35,7 @@ export class EngineSocket {
     } catch {
       return undefined;
     }
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.once('exit', () => {
-        for (const left of live) rmSync(left, { force: true });
-      });
-    }
-    live.add(path);
+    removeAtExit(path);
     return new EngineSocket(path);
   }
 
@@ -54,8 +46,7 @@ export class EngineSocket {
 
   /** Removes the file for good: the engine is gone. */
   remove(): void {
-    this.clear();
-    live.delete(this.path);
+    removeNow(this.path);
   }
 }
 

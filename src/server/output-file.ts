@@ -1,14 +1,13 @@
-import { closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, mkdtempSync, openSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeAtExit, removeNow } from '../system/remove-at-exit.js';
 import { decodeTail } from './output-tail.js';
 
 /** Past this size the file is emptied (its last lines are kept in memory first). */
 const MAX_BYTES = 16 * 1024 * 1024;
 const CHECK_MS = 10_000;
 
-const pending = new Set<string>();
-let exitHookInstalled = false;
 
 /**
  * A foreground engine's output, when nobody reads its lines once it is ready. The engine writes to a file instead of
@@ -41,7 +40,7 @@ export class OutputFile {
     this.checkMs = options.checkMs ?? CHECK_MS;
     const dir = mkdtempSync(join(tmpdir(), 'llamactl-engine-'));
     this.#dir = dir;
-    trackDir(dir);
+    removeAtExit(dir); // a name not yet removed when we exit (the engine never became ready) goes then
     const path = join(dir, 'output.log');
     const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND | constants.O_NOFOLLOW;
     try {
@@ -106,18 +105,7 @@ export class OutputFile {
 
   #removeDir(): void {
     if (this.#dir === undefined) return;
-    rmSync(this.#dir, { recursive: true, force: true });
-    pending.delete(this.#dir);
+    removeNow(this.#dir);
     this.#dir = undefined;
   }
-}
-
-/** A name not yet removed when our process exits (the engine never became ready) is removed then. */
-function trackDir(dir: string): void {
-  pending.add(dir);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const path of pending) rmSync(path, { recursive: true, force: true });
-  });
 }

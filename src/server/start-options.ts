@@ -17,10 +17,10 @@ export interface StartServerOptions extends Pick<ServeFitOptions, 'force' | 'mem
   /** A fixed port (fails with PortInUseError when taken). @default a free port */
   port?: number | undefined;
   /**
-   * Also listen on a private Unix socket (Linux's abstract namespace, so no file is left behind), where the engine
-   * can: a llama-server that takes a list of addresses. `RunningServer.socketPath` then says where; it is undefined
-   * where the engine cannot, or with `detach`. A request over it costs less CPU than one over loopback TCP; the
-   * gateway reaches its engines this way. @default false
+   * Also listen on a Unix socket (Linux, under `runDir()/sockets`, mode 0700), where the engine can: a llama-server
+   * that takes a list of addresses, given no `--host` of the caller's. `RunningServer.socketPath` then says where; it
+   * is undefined where the engine cannot, or with `detach`. A request over it costs a little less CPU than one over
+   * loopback TCP; the gateway reaches its engines this way. @default false
    */
   unixSocket?: boolean | undefined;
   threads?: number | undefined;
