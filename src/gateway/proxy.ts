@@ -1,6 +1,7 @@
 /**
- * Relays one request to an engine and its answer back, byte for byte and chunk by chunk as it arrives (node:http on
- * both sides, with backpressure: a slow reader slows the engine's socket instead of filling our memory).
+ * Relays one request to an engine and its answer back, byte for byte and chunk by chunk as it arrives (node:http
+ * toward the client, the lean engine client toward the engine, with backpressure: a slow reader slows the engine's
+ * socket instead of filling our memory).
  * The client going away destroys the upstream request at once, so the engine frees the slot.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
