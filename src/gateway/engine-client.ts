@@ -44,7 +44,7 @@ let sweeper: NodeJS.Timeout | undefined;
 
 /** Sends the request; resolves with the answer's head once it is in, retrying once on a stale kept-alive socket. */
 export async function requestEngine(request: EngineRequest): Promise<EngineAnswer> {
-  const reused = takeIdle(request.socketPath ?? request.port);
+  const reused = takeIdle(poolKey(request));
   if (!reused) return exchange(request, freshSocket(request), false);
   try {
     return await exchange(request, reused, true);
@@ -55,6 +55,11 @@ export async function requestEngine(request: EngineRequest): Promise<EngineAnswe
 }
 
 class StaleSocketError extends EngineRequestError {}
+
+/** Which pool an engine's sockets go back to: its Unix socket's path, else its port. */
+function poolKey({ port, socketPath }: EngineRequest): string | number {
+  return socketPath ?? port;
+}
 
 function freshSocket({ port, socketPath }: EngineRequest): Socket {
   return socketPath === undefined ? connect({ host: '127.0.0.1', port, noDelay: true }) : connect({ path: socketPath });
@@ -116,7 +121,7 @@ function giveBack(key: string | number, socket: Socket): void {
 }
 
 function exchange(request: EngineRequest, socket: Socket, reused: boolean): Promise<EngineAnswer> {
-  const { port, socketPath, path, body, headers, signal } = request;
+  const { port, path, body, headers, signal } = request;
   socket.ref();
   return new Promise<EngineAnswer>((resolve, reject) => {
     let head: Buffer | undefined;
@@ -142,7 +147,7 @@ function exchange(request: EngineRequest, socket: Socket, reused: boolean): Prom
       if (head.length - parsed.rest.length > MAX_HEAD) return fail(new EngineRequestError('The engine sent an oversized header.', 'HPE_INVALID'));
       answered = true;
       cleanup();
-      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(socketPath ?? port, reusable)));
+      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(poolKey(request), reusable)));
     };
     const cleanup = () => {
       socket.off('data', onData);
