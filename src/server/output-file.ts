@@ -8,7 +8,6 @@ import { decodeTail } from './output-tail.js';
 const MAX_BYTES = 16 * 1024 * 1024;
 const CHECK_MS = 10_000;
 
-
 /**
  * A foreground engine's output, when nobody reads its lines once it is ready. The engine writes to a file instead of
  * a pipe: a pipe woke us for each of the ten or so lines an engine logs per request, which was a fifth of a gateway's
