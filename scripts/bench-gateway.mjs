@@ -5,15 +5,16 @@
  *      added latency, median and p99 (targets ≤ 1 ms, ≤ 3 ms);
  *  (b) a streamed request (32 tokens): time to first chunk and time per chunk, gateway vs. direct (≤ 0.5 ms added);
  *  (c) 16 concurrent clients over two models (8 slots each): tokens/s through the gateway vs. direct (≥ 0.95×), the
- *      gateway running as its own process (`llamactl gateway`), as it does for users; its CPU per request is read
- *      from /proc (user + system); one slice each way warms up, then eight alternate (ABBA BAAB);
+ *      gateway running as its own process (`llamactl gateway`) in a session of its own, as it does for users; its
+ *      CPU per request is read from /proc (user + system); one slice each way warms up, then eight alternate (ABBA BAAB);
  *  (d) cold start: a request for an unloaded model until its first byte, vs. startServer()'s ready time (≤ +20 ms);
  *  (e) (a) and (d) against llama-server's own router mode (`llama-server --models-dir DIR`, same build, same models);
  *  (f) Anthropic's Messages API (/v1/messages): added latency of a non-streamed request (1 token) and, streamed (32
  *      tokens), of the first event and per event, gateway vs. direct (the same bounds as (a) and (b)).
  * Rounds alternate gateway/direct so that machine noise hits both. Needs `npm run build` and the engine.
- * Options: --rounds N (default 200 for (a)), --seconds S measured for (c) (default 48, and a quarter more to warm up), --only abcdef, --json. Linux (reads the engine's port
- * and key from /proc, as the test helpers do).
+ * Options: --rounds N (default 200 for (a)), --seconds S measured for (c) (default 48, and a quarter more to warm up),
+ * --only abcdef, --json, --shared-session (see gatewayProcess). Linux (reads the engine's port and key from /proc, as
+ * the test helpers do).
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +29,8 @@ const option = (name, fallback) => (args.includes(name) ? Number(args[args.index
 const rounds = option('--rounds', 200);
 const seconds = option('--seconds', 48);
 const asJson = args.includes('--json');
+/** --shared-session: (c)'s gateway in the bench's own session (see gatewayProcess). */
+const sharedSession = args.includes('--shared-session');
 /** --only abcdef: run some of the parts. */
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'abcdef';
 
@@ -114,7 +117,17 @@ async function gatewayProcess(models) {
   const config = join(work, 'gateway.json');
   const entries = Object.fromEntries(models.map(({ name, ...rest }) => [name, rest]));
   await writeFile(config, JSON.stringify({ port: 0, ttl: 0, queueSize: 64, models: entries }));
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'llamactl.js'), 'gateway', '--config', config, '--json'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LLAMACTL_HOME: work } });
+  // In a session of its own, as a user's gateway is (started from its own terminal, or with --detach), not in the
+  // bench's: where the kernel groups CPU time by session (sched_autogroup), a gateway inside the bench's session
+  // would share one session's CPU with the 16 clients that load it, which no real set-up does. --shared-session
+  // measures it that way.
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'llamactl.js'), 'gateway', '--config', config, '--json'], { detached: !sharedSession, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LLAMACTL_HOME: work } });
+  // Out of our process group, a Ctrl-C no longer reaches it: stop it (it stops its engines) when we are stopped.
+  const stop = () => {
+    try { process.kill(child.pid, 'SIGTERM'); } catch {}
+  };
+  process.once('exit', stop);
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
   const ready = await new Promise((resolve, reject) => {
     let text = '';
     child.stdout.on('data', (data) => {
@@ -126,6 +139,7 @@ async function gatewayProcess(models) {
   return {
     url: ready.url, pid: child.pid,
     close: () => new Promise((resolve) => {
+      process.off('exit', stop);
       child.once('exit', resolve);
       child.kill('SIGTERM');
     }),
