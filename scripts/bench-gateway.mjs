@@ -17,6 +17,7 @@
  * the test helpers do).
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
@@ -127,7 +128,12 @@ async function gatewayProcess(models) {
     try { process.kill(child.pid, 'SIGTERM'); } catch {}
   };
   process.once('exit', stop);
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      rmSync(work, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   const ready = await new Promise((resolve, reject) => {
     let text = '';
     child.stdout.on('data', (data) => {
