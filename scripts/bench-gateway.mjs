@@ -6,7 +6,8 @@
  *  (b) a streamed request (32 tokens): time to first chunk and time per chunk, gateway vs. direct (≤ 0.5 ms added);
  *  (c) 16 concurrent clients over two models (8 slots each): tokens/s through the gateway vs. direct (≥ 0.95×), the
  *      gateway running as its own process (`llamactl gateway`) in a session of its own, as it does for users; its
- *      CPU per request is read from /proc (user + system); one slice each way warms up, then eight alternate (ABBA BAAB);
+ *      CPU per request is read from /proc (user + system); one slice each way warms up, then eight alternate
+ *      (ABBA BAAB);
  *  (d) cold start: a request for an unloaded model until its first byte, vs. startServer()'s ready time (≤ +20 ms);
  *  (e) (a) and (d) against llama-server's own router mode (`llama-server --models-dir DIR`, same build, same models);
  *  (f) Anthropic's Messages API (/v1/messages): added latency of a non-streamed request (1 token) and, streamed (32
@@ -124,9 +125,7 @@ async function gatewayProcess(models) {
   // measures it that way.
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'llamactl.js'), 'gateway', '--config', config, '--json'], { detached: !sharedSession, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LLAMACTL_HOME: work } });
   // Out of our process group, a Ctrl-C no longer reaches it: stop it (it stops its engines) when we are stopped.
-  const stop = () => {
-    try { process.kill(child.pid, 'SIGTERM'); } catch {}
-  };
+  const stop = () => child.kill('SIGTERM');
   process.once('exit', stop);
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, () => {
@@ -147,7 +146,7 @@ async function gatewayProcess(models) {
     close: () => new Promise((resolve) => {
       process.off('exit', stop);
       child.once('exit', resolve);
-      child.kill('SIGTERM');
+      stop();
     }),
   };
 }
