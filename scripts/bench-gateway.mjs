@@ -6,8 +6,9 @@
  *  (b) a streamed request (32 tokens): time to first chunk and time per chunk, gateway vs. direct (≤ 0.5 ms added);
  *  (c) 16 concurrent clients over two models (8 slots each): tokens/s through the gateway vs. direct (≥ 0.95×), the
  *      gateway running as its own process (`llamactl gateway`) in a session of its own, as it does for users; its
- *      CPU per request is read from /proc (user + system); one slice each way warms up, then eight alternate
- *      (ABBA BAAB);
+ *      CPU per request is read from /proc (user + system); and, for reference, through a bare TCP relay in the
+ *      gateway's place (its own process and session, bytes copied both ways, no HTTP): what the extra hop alone
+ *      costs on this machine; one slice each way warms up, then twelve alternate, four per side;
  *  (d) cold start: a request for an unloaded model until its first byte, vs. startServer()'s ready time (≤ +20 ms);
  *  (e) (a) and (d) against llama-server's own router mode (`llama-server --models-dir DIR`, same build, same models);
  *  (f) Anthropic's Messages API (/v1/messages): added latency of a non-streamed request (1 token) and, streamed (32
@@ -150,6 +151,41 @@ async function gatewayProcess(models) {
     }),
   };
 }
+
+/** (c)'s reference: copies bytes both ways, one port per engine, no HTTP parsing, nothing per request. */
+const RELAY_SOURCE = `
+import { createServer, connect } from 'node:net';
+const ports = [];
+for (const target of process.argv.slice(1).map(Number)) {
+  const server = createServer({ noDelay: true }, (client) => {
+    const engine = connect({ host: '127.0.0.1', port: target, noDelay: true });
+    client.pipe(engine).pipe(client);
+    for (const [a, b] of [[client, engine], [engine, client]]) a.on('error', () => b.destroy()).on('close', () => b.destroy());
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  ports.push(server.address().port);
+}
+console.log(JSON.stringify(ports));
+`;
+
+/** The bare relay as its own process, in a session of its own like the gateway; resolves with its ports. */
+async function relayProcess(enginePorts) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', RELAY_SOURCE, ...enginePorts.map(String)], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = () => child.kill('SIGTERM');
+  process.once('exit', stop);
+  const ports = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (data) => resolve(JSON.parse(String(data))));
+    child.once('exit', (code) => reject(new Error(`the relay exited (${code}) before it listened`)));
+  });
+  return {
+    ports, pid: child.pid,
+    close: () => {
+      process.off('exit', stop);
+      stop();
+    },
+  };
+}
+
 const one = { prompt: 'Hello', max_tokens: 1, temperature: 0, cache_prompt: true };
 
 /** (a)/(e-a)/(f): alternating non-streamed requests, `model` through `viaUrl` vs. straight to `direct`. */
@@ -290,20 +326,31 @@ try {
       log('(c) 16 clients over two models …');
       const via = () => throughput([{ base: gateway.url, model: 'tiny-a' }, { base: gateway.url, model: 'tiny-b' }], gateway.pid);
       const straightTo = () => throughput(direct.map((d) => ({ base: d.url, key: d.key })));
-      // One slice each way first, not counted: a gateway runs for days, so (c) is its steady state, after the JIT
-      // has compiled the relay (the first seconds cost about twice the CPU per request).
-      const cold = await via();
-      await straightTo();
-      // Then eight slices in ABBA BAAB order, so that drift in the machine's load hits both sides alike.
-      const slices = { via: [], direct: [] };
-      for (const side of ['via', 'direct', 'direct', 'via', 'direct', 'via', 'via', 'direct']) {
-        slices[side].push(await (side === 'via' ? via() : straightTo()));
+      const relay = await relayProcess(direct.map((d) => Number(new URL(d.url).port)));
+      const relayed = () => throughput(direct.map((d, i) => ({ base: `http://127.0.0.1:${relay.ports[i]}`, key: d.key })), relay.pid);
+      try {
+        // One slice each way first, not counted: a gateway runs for days, so (c) is its steady state, after the JIT
+        // has compiled the relay (the first seconds cost about twice the CPU per request).
+        const cold = await via();
+        await straightTo();
+        await relayed();
+        // Then twelve slices, four a side, at positions whose mean is the same for each side (like ABBA for two), so
+        // that a drift in the machine's load hits all three alike.
+        const slices = { via: [], direct: [], relay: [] };
+        const sides = { V: ['via', via], D: ['direct', straightTo], R: ['relay', relayed] };
+        for (const side of 'VDRRDVDRVVRD') {
+          const [name, measure] = sides[side];
+          slices[name].push(await measure());
+        }
+        const mean = (list) => list.reduce((sum, slice) => sum + slice.tokensPerS, 0) / list.length;
+        results.c = {
+          viaTokensPerS: round2(mean(slices.via)), directTokensPerS: round2(mean(slices.direct)), ratio: round2(mean(slices.via) / mean(slices.direct)),
+          gatewayCpuMsPerRequest: round2(median(slices.via.map((slice) => slice.cpuMs))), firstSliceCpuMsPerRequest: round2(cold.cpuMs),
+          relayRatio: round2(mean(slices.relay) / mean(slices.direct)), relayCpuMsPerRequest: round2(median(slices.relay.map((slice) => slice.cpuMs))),
+        };
+      } finally {
+        relay.close();
       }
-      const mean = (list) => list.reduce((sum, slice) => sum + slice.tokensPerS, 0) / list.length;
-      results.c = {
-        viaTokensPerS: round2(mean(slices.via)), directTokensPerS: round2(mean(slices.direct)), ratio: round2(mean(slices.via) / mean(slices.direct)),
-        gatewayCpuMsPerRequest: round2(median(slices.via.map((slice) => slice.cpuMs))), firstSliceCpuMsPerRequest: round2(cold.cpuMs),
-      };
       log(`    ${JSON.stringify(results.c)}`);
     } finally {
       await gateway.close();
@@ -341,7 +388,7 @@ else {
   const { a, b, c, d, e, f } = results;
   console.log(`(a) added latency, non-streamed: median ${a.addedMedian} ms (target ≤ 1), p99 ${a.addedP99} ms (target ≤ 3); direct ${a.direct.median}/${a.direct.p99} ms`);
   console.log(`(b) streaming: first chunk +${b.addedTtft} ms, per chunk +${b.addedPerChunk} ms (target ≤ 0.5); direct ${b.direct.ttft} / ${b.direct.perChunk} ms`);
-  console.log(`(c) 16 clients, two models: ${c.viaTokensPerS} vs ${c.directTokensPerS} tokens/s direct = ${c.ratio}× (target ≥ 0.95); the gateway spends ${c.gatewayCpuMsPerRequest} ms CPU per request (${c.firstSliceCpuMsPerRequest} in its first seconds, not counted)`);
+  console.log(`(c) 16 clients, two models: ${c.viaTokensPerS} vs ${c.directTokensPerS} tokens/s direct = ${c.ratio}× (target ≥ 0.95); the gateway spends ${c.gatewayCpuMsPerRequest} ms CPU per request (${c.firstSliceCpuMsPerRequest} in its first seconds, not counted); a bare TCP relay in its place: ${c.relayRatio}× at ${c.relayCpuMsPerRequest} ms CPU per request`);
   console.log(`(d) cold start: first byte ${d.gatewayFirstByte} ms vs startServer ready ${d.startServerReady} ms = +${d.added} ms (target ≤ +20); a fresh gateway's very first load ${d.firstEverFirstByte} ms`);
   console.log(e.available
     ? `(e) llama-server router mode: cold first byte ${e.coldFirstByte} ms; warm non-streamed median ${e.median} ms, p99 ${e.p99} ms (gateway ${a.via.median}/${a.via.p99} ms)`
