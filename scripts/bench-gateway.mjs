@@ -8,7 +8,7 @@
  *      gateway running as its own process (`llamactl gateway`) in a session of its own, as it does for users; its
  *      CPU per request is read from /proc (user + system); and, for reference, through a bare TCP relay in the
  *      gateway's place (its own process and session, bytes copied both ways, no HTTP): what the extra hop alone
- *      costs on this machine; one slice each way warms up, then twelve alternate, four per side;
+ *      costs on this machine; one slice per side warms up, then twelve alternate, four per side;
  *  (d) cold start: a request for an unloaded model until its first byte, vs. startServer()'s ready time (≤ +20 ms);
  *  (e) (a) and (d) against llama-server's own router mode (`llama-server --models-dir DIR`, same build, same models);
  *  (f) Anthropic's Messages API (/v1/messages): added latency of a non-streamed request (1 token) and, streamed (32
@@ -124,32 +124,16 @@ async function gatewayProcess(models) {
   // bench's: where the kernel groups CPU time by session (sched_autogroup), a gateway inside the bench's session
   // would share one session's CPU with the 16 clients that load it, which no real set-up does. --shared-session
   // measures it that way.
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'llamactl.js'), 'gateway', '--config', config, '--json'], { detached: !sharedSession, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LLAMACTL_HOME: work } });
-  // Out of our process group, a Ctrl-C no longer reaches it: stop it (it stops its engines) when we are stopped.
-  const stop = () => child.kill('SIGTERM');
-  process.once('exit', stop);
+  const { line, ...gateway } = await nodeProcess('the gateway', [join(import.meta.dirname, '..', 'bin', 'llamactl.js'), 'gateway', '--config', config, '--json'], {
+    detached: !sharedSession, env: { ...process.env, LLAMACTL_HOME: work }, ready: (text) => text.includes('"ready"'),
+  });
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, () => {
       rmSync(work, { recursive: true, force: true });
       process.exit(130);
     });
   }
-  const ready = await new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (data) => {
-      text += data;
-      for (const line of text.split('\n')) if (line.includes('"ready"')) resolve(JSON.parse(line));
-    });
-    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before it listened`)));
-  });
-  return {
-    url: ready.url, pid: child.pid,
-    close: () => new Promise((resolve) => {
-      process.off('exit', stop);
-      child.once('exit', resolve);
-      stop();
-    }),
-  };
+  return { url: JSON.parse(line).url, ...gateway };
 }
 
 /** (c)'s reference: copies bytes both ways, one port per engine, no HTTP parsing, nothing per request. */
@@ -170,19 +154,35 @@ console.log(JSON.stringify(ports));
 
 /** The bare relay as its own process, in a session of its own like the gateway; resolves with its ports. */
 async function relayProcess(enginePorts) {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', RELAY_SOURCE, ...enginePorts.map(String)], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+  const { line, ...relay } = await nodeProcess('the relay', ['--input-type=module', '-e', RELAY_SOURCE, ...enginePorts.map(String)], { detached: true, ready: () => true });
+  return { ports: JSON.parse(line), ...relay };
+}
+
+/**
+ * Runs `args` under node and resolves with its first stdout line that `ready` accepts. Out of our process group
+ * (detached), a Ctrl-C no longer reaches it: it is stopped (SIGTERM; the gateway then stops its engines) when we exit.
+ */
+async function nodeProcess(name, args, { detached, env = process.env, ready }) {
+  const child = spawn(process.execPath, args, { detached, stdio: ['ignore', 'pipe', 'inherit'], env });
   const stop = () => child.kill('SIGTERM');
   process.once('exit', stop);
-  const ports = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (data) => resolve(JSON.parse(String(data))));
-    child.once('exit', (code) => reject(new Error(`the relay exited (${code}) before it listened`)));
+  const line = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (data) => {
+      text += data;
+      const lines = text.split('\n');
+      text = lines.pop();
+      for (const complete of lines) if (ready(complete)) resolve(complete);
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it listened`)));
   });
   return {
-    ports, pid: child.pid,
-    close: () => {
+    line, pid: child.pid,
+    close: () => new Promise((resolve) => {
       process.off('exit', stop);
+      child.once('exit', resolve);
       stop();
-    },
+    }),
   };
 }
 
@@ -329,8 +329,8 @@ try {
       const relay = await relayProcess(direct.map((d) => Number(new URL(d.url).port)));
       const relayed = () => throughput(direct.map((d, i) => ({ base: `http://127.0.0.1:${relay.ports[i]}`, key: d.key })), relay.pid);
       try {
-        // One slice each way first, not counted: a gateway runs for days, so (c) is its steady state, after the JIT
-        // has compiled the relay (the first seconds cost about twice the CPU per request).
+        // One slice per side first, not counted: a gateway runs for days, so (c) is its steady state, after the JIT
+        // has compiled its request path (the first seconds cost about twice the CPU per request).
         const cold = await via();
         await straightTo();
         await relayed();
@@ -349,7 +349,7 @@ try {
           relayRatio: round2(mean(slices.relay) / mean(slices.direct)), relayCpuMsPerRequest: round2(median(slices.relay.map((slice) => slice.cpuMs))),
         };
       } finally {
-        relay.close();
+        await relay.close();
       }
       log(`    ${JSON.stringify(results.c)}`);
     } finally {
