@@ -7,7 +7,9 @@
  * state machine and two listeners. It talks to llama-server and llamafile only, which answer POSTs with a plain head.
  *
  * A socket the engine had closed while it sat idle shows as a reset (or a close) before any byte of the answer:
- * then the request is sent once more on a fresh socket, as nothing was processed.
+ * then the request is sent once more on a fresh socket, as nothing was processed. A socket the engine closes right
+ * after its answer, though it said it would keep it (llama-server does after every streamed answer), is replaced at
+ * once by one connected ahead of the next request, which then does not wait for a connection.
  */
 import { connect, type Socket } from 'node:net';
 import { MAX_HEAD, parseHead } from '../download/response-head.js';
@@ -22,6 +24,8 @@ const MAX_IDLE = 64;
 const IDLE_MS = 4000;
 /** How often the pools are swept for sockets idle that long (one timer for all, not one per socket and request). */
 const SWEEP_MS = 1000;
+/** An engine closing a socket this soon after it was given back closed it because of that answer: it is replaced. */
+const REPLACE_WITHIN_MS = 100;
 
 export interface EngineRequest {
   port: number;
@@ -36,8 +40,8 @@ export interface EngineRequest {
 
 /** Idle sockets per engine, keyed by its socket path, else its port. */
 const pools = new Map<string | number, Socket[]>();
-/** The listener that takes an idle socket out of its pool, so that taking it back removes exactly that one. */
-const dropping = new WeakMap<Socket, () => void>();
+/** The listeners that take an idle socket out of its pool (on close, and on error or data), so that taking it back removes exactly those. */
+const dropping = new WeakMap<Socket, { closed: () => void; drop: () => void }>();
 /** When each idle socket was given back (performance.now()). */
 const idleSince = new WeakMap<Socket, number>();
 let sweeper: NodeJS.Timeout | undefined;
@@ -69,11 +73,11 @@ function takeIdle(key: string | number): Socket | undefined {
   const idle = pools.get(key);
   const now = performance.now();
   for (let socket = idle?.pop(); socket; socket = idle?.pop()) {
-    const drop = dropping.get(socket);
-    if (drop) {
-      socket.off('close', drop);
-      socket.off('error', drop);
-      socket.off('data', drop);
+    const listeners = dropping.get(socket);
+    if (listeners) {
+      socket.off('close', listeners.closed);
+      socket.off('error', listeners.drop);
+      socket.off('data', listeners.drop);
     }
     if (now - (idleSince.get(socket) ?? now) >= IDLE_MS) socket.destroy(); // the sweep has not come round yet
     if (!socket.destroyed) return socket;
@@ -86,7 +90,7 @@ function sweep(): void {
   const now = performance.now();
   for (const idle of [...pools.values()]) {
     for (let oldest = idle[0]; oldest && now - (idleSince.get(oldest) ?? now) >= IDLE_MS; oldest = idle[0]) {
-      const drop = dropping.get(oldest);
+      const drop = dropping.get(oldest)?.drop;
       if (drop) drop(); // destroys it and takes it out of its pool
       else idle.shift()?.destroy();
     }
@@ -97,7 +101,12 @@ function sweep(): void {
   }
 }
 
-function giveBack(key: string | number, socket: Socket): void {
+/**
+ * Keeps an answered socket (or a spare) for the next request. One the engine closes within REPLACE_WITHIN_MS is
+ * replaced by a spare; a spare is never replaced, so an engine that refuses them costs one connection, not a loop.
+ */
+function giveBack(request: EngineRequest, socket: Socket, spare = false): void {
+  const key = poolKey(request);
   let idle = pools.get(key);
   if (!idle) pools.set(key, (idle = []));
   if (idle.length >= MAX_IDLE) return void socket.destroy();
@@ -107,17 +116,34 @@ function giveBack(key: string | number, socket: Socket): void {
     if (at !== -1) idle.splice(at, 1);
     if (idle.length === 0 && pools.get(key) === idle) pools.delete(key);
   };
-  dropping.set(socket, drop);
-  socket.once('close', drop);
+  const given = performance.now();
+  const closed = () => {
+    drop();
+    if (!spare && performance.now() - given < REPLACE_WITHIN_MS) connectSpare(request);
+  };
+  dropping.set(socket, { closed, drop });
+  socket.once('close', closed);
   socket.once('error', drop);
   socket.once('data', drop); // nothing may arrive on an idle socket
-  idleSince.set(socket, performance.now());
+  idleSince.set(socket, given);
   socket.unref();
   idle.push(socket);
   if (!sweeper) {
     sweeper = setInterval(sweep, SWEEP_MS);
     sweeper.unref();
   }
+}
+
+/** A socket to the engine, given to its pool once connected (dropped if the engine cannot be reached). */
+function connectSpare(request: EngineRequest): void {
+  const socket = freshSocket(request);
+  socket.unref();
+  const failed = () => socket.destroy();
+  socket.once('error', failed);
+  socket.once('connect', () => {
+    socket.off('error', failed);
+    giveBack(request, socket, true);
+  });
 }
 
 function exchange(request: EngineRequest, socket: Socket, reused: boolean): Promise<EngineAnswer> {
@@ -147,7 +173,7 @@ function exchange(request: EngineRequest, socket: Socket, reused: boolean): Prom
       if (head.length - parsed.rest.length > MAX_HEAD) return fail(new EngineRequestError('The engine sent an oversized header.', 'HPE_INVALID'));
       answered = true;
       cleanup();
-      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(poolKey(request), reusable)));
+      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(request, reusable)));
     };
     const cleanup = () => {
       socket.off('data', onData);

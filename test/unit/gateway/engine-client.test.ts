@@ -45,6 +45,12 @@ function body(answer: EngineAnswer): Promise<string> {
   });
 }
 
+async function until(condition: () => boolean, ms = 2000): Promise<void> {
+  for (const start = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 5))) {
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
+  }
+}
+
 const ask = (port: number, signal = new AbortController().signal) => requestEngine({ port, path: '/v1/x', body: Buffer.from('{"a":1}'), headers: { authorization: 'Bearer k' }, signal });
 
 describe('requestEngine', () => {
@@ -106,13 +112,36 @@ describe('requestEngine', () => {
     let connections = 0;
     const port = await serve((_head, socket, count) => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-      if (count === 1) setTimeout(() => socket.destroy(), 20); // closes after its first answer, as llama-server does after N
+      // Closes after its first answer, as llama-server does after N; later than a close that gets a spare (below).
+      if (count === 1) setTimeout(() => socket.destroy(), 150);
     });
     server!.on('connection', () => connections++);
     expect(await body(await ask(port))).toBe('ok');
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(connections).toBe(1);
     expect(await body(await ask(port))).toBe('ok');
     expect(connections).toBe(2);
+  });
+
+  test('a socket the engine closes right after its answer (llama-server after a stream) is replaced before the next request', async () => {
+    const connected: Socket[] = [];
+    const asked: Socket[] = [];
+    const port = await serve((_head, socket) => {
+      asked.push(socket);
+      socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nKeep-Alive: timeout=5, max=100\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    });
+    server!.on('connection', (socket) => connected.push(socket));
+    expect(await body(await ask(port))).toBe('hello');
+    await until(() => connected.length === 2); // the spare, connected with no request on it yet
+    expect(asked).toHaveLength(1);
+    expect(await body(await ask(port))).toBe('hello');
+    expect(asked[1]).toBe(connected[1]); // the second request went on the spare
+    await until(() => connected.length === 3);
+
+    // A spare the engine closes is not replaced: one connection, not a loop.
+    for (const socket of connected) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(connected).toHaveLength(3);
   });
 
   test('an engine that breaks off mid-body is an error, not a short answer', async () => {
