@@ -38,6 +38,9 @@ export interface EngineRequest {
   signal: AbortSignal;
 }
 
+/** Where an engine listens: what a pool is keyed by and a fresh socket connects to. */
+type EngineAddress = Pick<EngineRequest, 'port' | 'socketPath'>;
+
 /** Idle sockets per engine, keyed by its socket path, else its port. */
 const pools = new Map<string | number, Socket[]>();
 /** The listeners that take an idle socket out of its pool (on close, and on error or data), so that taking it back removes exactly those. */
@@ -61,11 +64,11 @@ export async function requestEngine(request: EngineRequest): Promise<EngineAnswe
 class StaleSocketError extends EngineRequestError {}
 
 /** Which pool an engine's sockets go back to: its Unix socket's path, else its port. */
-function poolKey({ port, socketPath }: EngineRequest): string | number {
+function poolKey({ port, socketPath }: EngineAddress): string | number {
   return socketPath ?? port;
 }
 
-function freshSocket({ port, socketPath }: EngineRequest): Socket {
+function freshSocket({ port, socketPath }: EngineAddress): Socket {
   return socketPath === undefined ? connect({ host: '127.0.0.1', port, noDelay: true }) : connect({ path: socketPath });
 }
 
@@ -105,8 +108,8 @@ function sweep(): void {
  * Keeps an answered socket (or a spare) for the next request. One the engine closes within REPLACE_WITHIN_MS is
  * replaced by a spare; a spare is never replaced, so an engine that refuses them costs one connection, not a loop.
  */
-function giveBack(request: EngineRequest, socket: Socket, spare = false): void {
-  const key = poolKey(request);
+function giveBack(address: EngineAddress, socket: Socket, spare = false): void {
+  const key = poolKey(address);
   let idle = pools.get(key);
   if (!idle) pools.set(key, (idle = []));
   if (idle.length >= MAX_IDLE) return void socket.destroy();
@@ -119,7 +122,7 @@ function giveBack(request: EngineRequest, socket: Socket, spare = false): void {
   const given = performance.now();
   const closed = () => {
     drop();
-    if (!spare && performance.now() - given < REPLACE_WITHIN_MS) connectSpare(request);
+    if (!spare && performance.now() - given < REPLACE_WITHIN_MS) connectSpare(address);
   };
   dropping.set(socket, { closed, drop });
   socket.once('close', closed);
@@ -135,14 +138,14 @@ function giveBack(request: EngineRequest, socket: Socket, spare = false): void {
 }
 
 /** A socket to the engine, given to its pool once connected (dropped if the engine cannot be reached). */
-function connectSpare(request: EngineRequest): void {
-  const socket = freshSocket(request);
+function connectSpare(address: EngineAddress): void {
+  const socket = freshSocket(address);
   socket.unref();
   const failed = () => socket.destroy();
   socket.once('error', failed);
   socket.once('connect', () => {
     socket.off('error', failed);
-    giveBack(request, socket, true);
+    giveBack(address, socket, true);
   });
 }
 
@@ -173,7 +176,9 @@ function exchange(request: EngineRequest, socket: Socket, reused: boolean): Prom
       if (head.length - parsed.rest.length > MAX_HEAD) return fail(new EngineRequestError('The engine sent an oversized header.', 'HPE_INVALID'));
       answered = true;
       cleanup();
-      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(request, reusable)));
+      // The address only, not the request: an idle socket must not keep the last request's body alive.
+      const address = { port: request.port, socketPath: request.socketPath };
+      resolve(new Answer(socket, parsed, signal, (reusable) => giveBack(address, reusable)));
     };
     const cleanup = () => {
       socket.off('data', onData);
