@@ -43,10 +43,11 @@ type EngineAddress = Pick<EngineRequest, 'port' | 'socketPath'>;
 
 /** Idle sockets per engine, keyed by its socket path, else its port. */
 const pools = new Map<string | number, Socket[]>();
-/** The listeners that take an idle socket out of its pool (on close, and on error or data), so that taking it back removes exactly those. */
-const dropping = new WeakMap<Socket, { closed: () => void; drop: () => void }>();
-/** When each idle socket was given back (performance.now()). */
-const idleSince = new WeakMap<Socket, number>();
+/**
+ * Each idle socket's entry: when it was given back (performance.now()), and the listeners that take it out of its pool
+ * (on close, and on error or data), so that taking it back removes exactly those.
+ */
+const idleSockets = new WeakMap<Socket, { since: number; closed: () => void; drop: () => void }>();
 let sweeper: NodeJS.Timeout | undefined;
 
 /** Sends the request; resolves with the answer's head once it is in, retrying once on a stale kept-alive socket. */
@@ -76,13 +77,13 @@ function takeIdle(key: string | number): Socket | undefined {
   const idle = pools.get(key);
   const now = performance.now();
   for (let socket = idle?.pop(); socket; socket = idle?.pop()) {
-    const listeners = dropping.get(socket);
-    if (listeners) {
-      socket.off('close', listeners.closed);
-      socket.off('error', listeners.drop);
-      socket.off('data', listeners.drop);
+    const entry = idleSockets.get(socket);
+    if (entry) {
+      socket.off('close', entry.closed);
+      socket.off('error', entry.drop);
+      socket.off('data', entry.drop);
     }
-    if (now - (idleSince.get(socket) ?? now) >= IDLE_MS) socket.destroy(); // the sweep has not come round yet
+    if (now - (entry?.since ?? now) >= IDLE_MS) socket.destroy(); // the sweep has not come round yet
     if (!socket.destroyed) return socket;
   }
   return undefined;
@@ -92,8 +93,8 @@ function takeIdle(key: string | number): Socket | undefined {
 function sweep(): void {
   const now = performance.now();
   for (const idle of [...pools.values()]) {
-    for (let oldest = idle[0]; oldest && now - (idleSince.get(oldest) ?? now) >= IDLE_MS; oldest = idle[0]) {
-      const drop = dropping.get(oldest)?.drop;
+    for (let oldest = idle[0]; oldest && now - (idleSockets.get(oldest)?.since ?? now) >= IDLE_MS; oldest = idle[0]) {
+      const drop = idleSockets.get(oldest)?.drop;
       if (drop) drop(); // destroys it and takes it out of its pool
       else idle.shift()?.destroy();
     }
@@ -119,16 +120,15 @@ function giveBack(address: EngineAddress, socket: Socket, spare = false): void {
     if (at !== -1) idle.splice(at, 1);
     if (idle.length === 0 && pools.get(key) === idle) pools.delete(key);
   };
-  const given = performance.now();
+  const since = performance.now();
   const closed = () => {
     drop();
-    if (!spare && performance.now() - given < REPLACE_WITHIN_MS) connectSpare(address);
+    if (!spare && performance.now() - since < REPLACE_WITHIN_MS) connectSpare(address);
   };
-  dropping.set(socket, { closed, drop });
+  idleSockets.set(socket, { since, closed, drop });
   socket.once('close', closed);
   socket.once('error', drop);
   socket.once('data', drop); // nothing may arrive on an idle socket
-  idleSince.set(socket, given);
   socket.unref();
   idle.push(socket);
   if (!sweeper) {

@@ -5,6 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { requestEngine, type EngineAnswer } from '../../../src/gateway/engine-client.js';
+import { eventually } from '../../helpers/gateway.js';
 
 let server: Server | undefined;
 const sockets = new Set<Socket>();
@@ -43,12 +44,6 @@ function body(answer: EngineAnswer): Promise<string> {
     const chunks: Buffer[] = [];
     answer.read({ data: (chunk) => (chunks.push(chunk), true), end: () => resolve(Buffer.concat(chunks).toString('utf8')), error: reject });
   });
-}
-
-async function until(condition: () => boolean, ms = 2000): Promise<void> {
-  for (const start = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 5))) {
-    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
-  }
 }
 
 const ask = (port: number, signal = new AbortController().signal) => requestEngine({ port, path: '/v1/x', body: Buffer.from('{"a":1}'), headers: { authorization: 'Bearer k' }, signal });
@@ -132,11 +127,11 @@ describe('requestEngine', () => {
     });
     server!.on('connection', (socket) => connected.push(socket));
     expect(await body(await ask(port))).toBe('hello');
-    await until(() => connected.length === 2); // the spare, connected with no request on it yet
+    await eventually(() => connected.length === 2); // the spare, connected with no request on it yet
     expect(asked).toHaveLength(1);
     expect(await body(await ask(port))).toBe('hello');
     expect(asked[1]).toBe(connected[1]); // the second request went on the spare
-    await until(() => connected.length === 3);
+    await eventually(() => connected.length === 3);
 
     // A spare the engine closes is not replaced: one connection, not a loop.
     for (const socket of connected) socket.destroy();
