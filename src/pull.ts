@@ -40,7 +40,7 @@ export interface PullOptions {
   verify?: boolean | undefined;
   /** Re-issue a chunk that receives no byte for this long. @default 30000 */
   stallTimeoutMs?: number | undefined;
-  /** Bytes per ranged request. @default 1–16 MiB, from the size and connections */
+  /** Bytes per ranged request. @default 1–8 MiB, from the size and connections */
   chunkSize?: number | undefined;
   retry?: RetryOptions | undefined;
   onProgress?: ProgressListener | undefined;

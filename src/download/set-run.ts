@@ -6,8 +6,9 @@ import { HashWorker } from './hash-worker.js';
 import type { JournalData, JournalWriter } from '../store/pull-journal.js';
 import { runJobs, type JobPool } from './job-queue.js';
 import type { LeanPool } from './lean-range.js';
+import type { BatchTarget } from './batch-writer.js';
 import type { PartFile } from './part-file.js';
-import type { Chunk } from '../store/chunk-plan.js';
+import { inTurns, type Chunk } from '../store/chunk-plan.js';
 import { ShardProgress } from './shard-progress.js';
 import { SpeedMeter } from './speed-meter.js';
 import { ShardVerifier } from './verify-shards.js';
@@ -59,6 +60,8 @@ export class SetRun {
   #pool: JobPool | undefined;
   #queue: Job[] = [];
   #window = { since: 0, bytes: 0 };
+  /** The `.part` file as fetches write it (through the verifier, which hashes what is written). */
+  readonly #target: BatchTarget;
 
   constructor(run: SetRunOptions) {
     const { plan, options, chunks, offsets, resume, partPath } = run;
@@ -73,6 +76,7 @@ export class SetRun {
       onProgress: options.onProgress,
       verified: resume.verified,
     });
+    this.#target = this.#verifier.writesTo(run.file);
     for (const id of resume.done) if (chunks[id]) this.#markDone(chunks[id], false);
     for (const shard of resume.verified) if (!this.#progress.complete(shard)) this.#verifier.forget(shard);
   }
@@ -88,7 +92,7 @@ export class SetRun {
   /** Downloads until every shard is complete and verified; each shard's sha256. */
   async execute(): Promise<string[]> {
     for (;;) {
-      const queue: Job[] = this.#run.chunks.filter((c) => !this.#progress.isDone(c.id)).map((chunk) => ({ kind: 'chunk', chunk }));
+      const queue: Job[] = inTurns(this.#run.chunks.filter((c) => !this.#progress.isDone(c.id))).map((chunk) => ({ kind: 'chunk', chunk }));
       this.#queue = queue;
       try {
         await runJobs(queue, {
@@ -224,7 +228,7 @@ export class SetRun {
               whole: job.kind === 'stream',
               shardSize: shard.size,
               offset: this.#run.offsets[shardIndex]! + start,
-              file: this.#run.file,
+              file: this.#target,
               dispatcher: options.dispatcher,
               lean: this.#run.lean,
               token: options.token,

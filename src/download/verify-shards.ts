@@ -1,4 +1,5 @@
 import { IntegrityError } from '../errors.js';
+import type { BatchTarget } from './batch-writer.js';
 import type { ProgressListener } from './events.js';
 import type { HashWorker } from './hash-worker.js';
 import type { JournalWriter } from '../store/pull-journal.js';
@@ -41,6 +42,29 @@ export class ShardVerifier {
   /** A shard the journal called verified whose bytes are not all there after all. */
   forget(shard: number): void {
     this.#verified.delete(shard);
+  }
+
+  /**
+   * The file as the download writes it: each write is also handed to the hasher, which hashes it from memory where
+   * it can (HashWorker.written). One object per file: writes to it go one at a time (batch-writer.ts).
+   */
+  writesTo(file: BatchTarget): BatchTarget {
+    const hasher = this.#hasher;
+    if (!hasher) return file;
+    return {
+      async write(buffer, offset, length, position) {
+        const writing = file.write(buffer, offset, length, position);
+        const slot = hasher.stage(buffer.subarray(offset, offset + length));
+        let result: { bytesWritten: number } | undefined;
+        try {
+          result = await writing;
+        } finally {
+          // A write that failed or fell short may still have changed bytes: told as written, but not staged.
+          hasher.written(position, length, result?.bytesWritten === length ? slot : hasher.unstage(slot));
+        }
+        return result;
+      },
+    };
   }
 
   /** Bytes [0, frontier) of the shard are on disk: hash them in the background. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseChunkSize, planChunks, shardOffsets } from '../../../src/store/chunk-plan.js';
+import { chooseChunkSize, inTurns, planChunks, shardOffsets } from '../../../src/store/chunk-plan.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,6 +22,16 @@ describe('planChunks', () => {
     expect(() => planChunks([1], 0)).toThrow(RangeError);
   });
 
+  it('puts the chunks in turns across the shards, each shard in its own order', () => {
+    const chunks = planChunks([10, 4, 0, 9], 4);
+    expect(inTurns(chunks).map((c) => [c.shard, c.start])).toEqual([
+      [0, 0], [1, 0], [3, 0],
+      [0, 4], [3, 4],
+      [0, 8], [3, 8],
+    ]);
+    expect(inTurns(chunks.filter((c) => c.id % 2 === 0)).map((c) => c.id)).toEqual([0, 4, 2, 6]);
+  });
+
   it('gives shard offsets in the joined file', () => {
     expect(shardOffsets([5, 0, 7])).toEqual([0, 5, 5]);
   });
@@ -31,8 +41,9 @@ describe('chooseChunkSize', () => {
   it.each([
     [1_000, 8, MiB],
     [64 * MiB, 8, 2 * MiB],
-    [2048 * MiB, 8, 16 * MiB],
-    [200e9, 8, 16 * MiB],
+    [256 * MiB, 8, 8 * MiB],
+    [2048 * MiB, 8, 8 * MiB],
+    [200e9, 8, 8 * MiB],
   ])('%i bytes over %i connections → %i', (total, connections, size) => {
     expect(chooseChunkSize(total, connections)).toBe(size);
   });
