@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
+import { BATCH } from './aligned-batches.js';
 
-/** Bytes of one piece in the stage: one write batch (aligned-batches.ts). */
-const PIECE = 1024 * 1024;
+/** Bytes of one piece in the stage: one write batch. */
+const PIECE = BATCH;
 /**
  * How many written batches the stage holds for the worker to hash from memory: 32 MiB, touched only as used. With
  * the shards fetched side by side on chunks of at most 8 MiB (store/chunk-plan.ts), most bytes reach their shard's
@@ -221,7 +222,6 @@ export class HashWorker {
     for (let slot = 0; slot < STAGE_PIECES; slot++) if (Atomics.compareExchange(this.#taken, slot, 0, 1) === 0) return slot;
     return -1;
   }
-
 
   /** Bytes [0, frontier) of the shard are on disk. */
   advance(shard: number, frontier: number): void {
